@@ -1,0 +1,134 @@
+"""``crimelink demo``: everything on one machine, live, and gone again on Ctrl-C.
+
+Starts the local Kafka broker, a worker on the embedded ClickHouse store, and a simulated feed
+from four retailers; shows incidents per force, eligibility and rejections as they arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import urllib.request
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from crimelink.broker import KAFKA_VERSION, LocalBroker, fetch_broker, free_port
+from crimelink.errors import CrimelinkError
+from crimelink.settings import get_settings
+from crimelink.worker_process import WorkerProcess
+
+__all__ = ["run_demo"]
+
+console = Console()
+
+
+def _stats(web_url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"{web_url}/api/stats", timeout=5) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def _view(stats: dict[str, Any] | None, published: int, web_url: str) -> Group:
+    header = Table.grid(padding=(0, 2))
+    if stats is None:
+        header.add_row("waiting for the worker…")
+        return Group(header)
+    totals = (stats.get("totals") or [{}])[0]
+    header.add_row(
+        f"published [bold]{published}[/]", f"stored [bold]{totals.get('incidents', 0)}[/]",
+        f"referable [green]{totals.get('referable', 0)}[/]", f"pending [yellow]{totals.get('pending', 0)}[/]",
+        f"invalid [red]{totals.get('invalid', 0)}[/]", f"rejected [red]{totals.get('rejected', 0)}[/]",
+    )
+    forces = Table("force", "region", "incidents", "referable", "value £", title="Incidents by force (top 12)")
+    for row in stats.get("by_force", [])[:12]:
+        forces.add_row(row["force_id"], row["region_id"], str(row["incidents"]), str(row["referable"]),
+                       f"{row['value_pounds']:,.0f}")
+    rejected = Table("retailer", "problem", "records", title="Rejected records")
+    for row in stats.get("rejections", [])[:8]:
+        rejected.add_row(row["retailer"] or "?", row["problem"], str(row["records"]))
+    footer = f"dashboard {web_url}   ·   Ctrl-C stops broker, worker and feed"
+    return Group(header, forces, rejected, footer)
+
+
+def run_demo(*, rate: float, keep: bool) -> None:
+    settings = get_settings()
+    home = (settings.home / "demo").resolve()
+    if home.exists() and not keep:
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+
+    console.print(f"[bold]crimelink demo[/] — working area {home}")
+    console.print(f"Fetching Kafka {KAFKA_VERSION} from Maven Central (cached after the first run)…")
+    libs = fetch_broker(settings.home.resolve() / "kafka" / "dist")
+    broker = LocalBroker(libs=libs, data_dir=home / "kafka", partitions=settings.topic_partitions)
+    web_port = settings.web_port if _port_free(settings.web_port) else free_port()
+    web_url = f"http://{settings.web_host}:{web_port}"
+    env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_WEB_PORT": str(web_port),
+           "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{home / 'clickhouse'}"}
+    worker: WorkerProcess | None = None
+    stop = threading.Event()
+    published = [0]
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        started = time.monotonic()
+        broker.start()
+        console.print(f"Kafka broker up at {broker.bootstrap} in {time.monotonic() - started:.1f}s")
+        env["CRIMELINK_KAFKA_BOOTSTRAP"] = broker.bootstrap
+        (settings.home / "worker.json").write_text(json.dumps({"web_url": web_url, "home": str(home)}))
+        worker = WorkerProcess(env, home / "worker.log", web_url)
+        console.print("Starting the worker (normalise → crime-number gate → ClickHouse)…")
+        worker.start()
+        console.print(f"Worker up. Dashboard: [link={web_url}]{web_url}[/link]")
+        console.print("Query while it runs, from another terminal in this directory:")
+        console.print("  .venv/bin/crimelink query \"SELECT force_id, count() AS incidents FROM incidents_latest "
+                      "GROUP BY force_id ORDER BY incidents DESC\"")
+        console.print("  .venv/bin/crimelink query \"SELECT retailer, summary FROM dead_letters LIMIT 10\"")
+        feeder = threading.Thread(target=_feed, args=(env, rate, stop, published), daemon=True)
+        feeder.start()
+        with Live(_view(None, 0, web_url), console=console, refresh_per_second=1) as live:
+            while True:
+                time.sleep(2)
+                if worker.process is not None and worker.process.poll() is not None:
+                    raise CrimelinkError(f"the worker stopped unexpectedly; see {worker.log_file}")
+                live.update(_view(_stats(web_url), published[0], web_url))
+    except KeyboardInterrupt:
+        console.print("\nStopping…")
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.stop()
+            console.print("worker stopped")
+        broker.stop()
+        console.print("Kafka broker stopped")
+        (settings.home / "worker.json").unlink(missing_ok=True)
+        signal.signal(signal.SIGTERM, previous_term)
+
+
+def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: list[int]) -> None:
+    from crimelink.simulate import publish_simulation
+
+    def count(sent: int) -> None:
+        published[0] = sent
+
+    publish_simulation(bootstrap=env["CRIMELINK_KAFKA_BOOTSTRAP"], count=None, rate=rate, seed=int(time.time()),
+                       stop=stop, progress=count)
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

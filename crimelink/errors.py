@@ -1,0 +1,110 @@
+"""The one exception tree of crimelink.
+
+    CrimelinkError
+    ├── ConfigurationError          a setting is missing or contradicts another
+    ├── DependencyMissingError      an optional dependency is not installed
+    ├── BrokerError                 the local Kafka broker
+    │   ├── BrokerFetchError        Maven could not resolve the broker
+    │   └── BrokerStartError        the broker did not come up
+    ├── StoreError                  ClickHouse
+    │   ├── SchemaError             creating or migrating tables failed
+    │   ├── SinkWriteError          a batch could not be written
+    │   └── QueryError              an analyst query failed
+    │       └── ReadOnlyViolation   the query would write, alter or run SYSTEM
+    └── FeedError                   a raw feed record is unusable
+        ├── UnknownFeedFormat       no adapter is registered under that name
+        └── RecordRejected          the record failed validation (carries reasons)
+
+Bad input is data, not a crash: the normaliser turns every ``FeedError`` into a
+dead-letter record, so these never escape an agent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from schemas.outcomes import Reason
+
+__all__ = [
+    "CrimelinkError",
+    "ConfigurationError",
+    "DependencyMissingError",
+    "BrokerError",
+    "BrokerFetchError",
+    "BrokerStartError",
+    "StoreError",
+    "SchemaError",
+    "SinkWriteError",
+    "QueryError",
+    "ReadOnlyViolation",
+    "FeedError",
+    "UnknownFeedFormat",
+    "RecordRejected",
+]
+
+
+class CrimelinkError(Exception):
+    """Root of every error crimelink raises on purpose."""
+
+
+class ConfigurationError(CrimelinkError):
+    pass
+
+
+class DependencyMissingError(CrimelinkError):
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(f"{package} is not installed; run pip install 'crimelink[{extra}]' to fix it")
+
+
+class BrokerError(CrimelinkError):
+    pass
+
+
+class BrokerFetchError(BrokerError):
+    pass
+
+
+class BrokerStartError(BrokerError):
+    pass
+
+
+class StoreError(CrimelinkError):
+    pass
+
+
+class SchemaError(StoreError):
+    pass
+
+
+class SinkWriteError(StoreError):
+    def __init__(self, table: str, rows: int, cause: BaseException) -> None:
+        super().__init__(f"writing {rows} row(s) to {table} failed: {cause}")
+        self.table = table
+        self.rows = rows
+
+
+class QueryError(StoreError):
+    pass
+
+
+class ReadOnlyViolation(QueryError):
+    pass
+
+
+class FeedError(CrimelinkError):
+    pass
+
+
+class UnknownFeedFormat(FeedError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown feed format {name!r}; known formats: {', '.join(sorted(known))}")
+        self.name = name
+
+
+class RecordRejected(FeedError):
+    """A record failed validation; ``reasons`` says which field, what problem, which value."""
+
+    def __init__(self, reasons: list[Reason]) -> None:
+        super().__init__("; ".join(f"{r.field}: {r.problem}" for r in reasons))
+        self.reasons = reasons

@@ -1,0 +1,117 @@
+"""What every feed adapter provides: parse one raw record into an :class:`IncidentDraft`.
+
+An adapter knows its retailers' wire format and nothing else: store resolution, crime-number
+checks and validation of the canonical model are the normaliser's job, so a new format is
+one new module in this package and no change anywhere else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from crimelink import taxonomy
+from crimelink.errors import RecordRejected
+from crimelink.vehicles import normalise_registration
+from schemas.incident import GoodsLine, OffenderDescription, Tactic, Vehicle
+from schemas.outcomes import Reason
+
+__all__ = ["FeedAdapter", "IncidentDraft", "reasons_from_validation", "vehicle", "tactics_from", "goods_line"]
+
+
+@dataclass
+class IncidentDraft:
+    """An incident as the feed describes it, before store and crime-number resolution."""
+
+    retailer: str
+    incident_id: str
+    store_id: str
+    occurred_start: datetime
+    occurred_end: datetime | None
+    source_local_time: str
+    revision: int = 1
+    source_timezone: str = "Europe/London"
+    goods: list[GoodsLine] = field(default_factory=list)
+    tactics: list[Tactic] = field(default_factory=list)
+    offender_count: int = 0
+    offender_descriptions: list[OffenderDescription] = field(default_factory=list)
+    vehicles: list[Vehicle] = field(default_factory=list)
+    violence: bool = False
+    threats: bool = False
+    weapon: bool = False
+    cctv_available: bool = False
+    crime_number: str | None = None
+    crime_number_force: str | None = None
+    narrative: str = ""
+    reported_at: datetime | None = None
+
+
+class FeedAdapter(ABC):
+    """One feed format. Subclasses set ``name`` and implement :meth:`parse`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: "json": one JSON document per Kafka message; "csv": one CSV row (with header) per message.
+    encoding: ClassVar[str] = "json"
+
+    @abstractmethod
+    def parse(self, raw: bytes) -> IncidentDraft:
+        """Turn one raw record into a draft, or raise :class:`RecordRejected` with every reason found."""
+
+    def identify(self, raw: bytes) -> tuple[str | None, str | None]:
+        """(retailer, incident id) read as leniently as possible, for dead letters; never raises."""
+        return None, None
+
+
+def reasons_from_validation(error: ValidationError, prefix: str = "") -> list[Reason]:
+    reasons = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "$"
+        value = item.get("input")
+        shown = None if isinstance(value, (dict, list)) or value is None else str(value)[:200]
+        reasons.append(Reason(field=f"{prefix}{path}", problem=item["type"], message=item["msg"], value=shown))
+    return reasons
+
+
+def reject(field_name: str, problem: str, message: str, value: Any = None) -> RecordRejected:
+    shown = None if value is None else str(value)[:200]
+    return RecordRejected([Reason(field=field_name, problem=problem, message=message, value=shown)])
+
+
+def vehicle(registration: str | None, make: str | None, model: str | None, colour: str | None) -> Vehicle:
+    mark = normalise_registration(registration)
+    return Vehicle(
+        registration=mark.normalised if mark else None,
+        registration_raw=registration if registration and registration.strip() else None,
+        registration_valid=bool(mark and mark.valid),
+        make=make.strip().title() if make and make.strip() else None,
+        model=model.strip() if model and model.strip() else None,
+        colour=colour.strip().lower() if colour and colour.strip() else None,
+    )
+
+
+def tactics_from(feed: str, codes: list[str], text: str) -> list[Tactic]:
+    """Controlled tactics from a feed's codes first, then from its free text; unknown codes are kept out."""
+    vocabulary = taxonomy.tactics()
+    found: dict[str, Tactic] = {}
+    for code in codes:
+        mapped = vocabulary.from_code(feed, code)
+        if mapped and mapped not in found:
+            found[mapped] = Tactic(code=mapped, source_text=code)
+    for mapped, phrase in vocabulary.from_text(feed, text):
+        found.setdefault(mapped, Tactic(code=mapped, source_text=phrase))
+    return list(found.values())
+
+
+def goods_line(feed: str, code_or_text: str, quantity: int, value_pence: int) -> GoodsLine:
+    """A goods line whose category comes from the feed's code, else its wording, else OTHER."""
+    vocabulary = taxonomy.goods()
+    category = vocabulary.from_code(feed, code_or_text)
+    if category is None:
+        matches = vocabulary.from_text(feed, code_or_text)
+        category = matches[0][0] if matches else "OTHER"
+    return GoodsLine(category=category, description=code_or_text, quantity=quantity, value_pence=value_pence)

@@ -1,0 +1,87 @@
+"""Plain Kafka I/O outside the worker (kafka-python): declare topics, publish feed records, read topics back."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from crimelink.errors import BrokerError
+
+__all__ = ["declare_topics", "Publisher", "read_topic", "wait_for_broker"]
+
+
+def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000).close()
+            return
+        except KafkaError as error:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"no Kafka broker answers at {bootstrap}") from error
+            time.sleep(0.5)
+
+
+def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones created."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crimelink-admin")
+    try:
+        existing = set(admin.list_topics())
+        wanted = [name for name in topics if name not in existing]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([NewTopic(name, partitions, 1) for name in wanted])
+        return wanted
+    except KafkaError as error:
+        raise BrokerError(f"declaring topics on {bootstrap} failed: {error}") from error
+    finally:
+        admin.close()
+
+
+class Publisher:
+    """Publishes raw feed records the way a retailer's system would: bytes, keyed by incident."""
+
+    def __init__(self, bootstrap: str) -> None:
+        try:
+            self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                           client_id="crimelink-publisher")
+        except KafkaError as error:
+            raise BrokerError(f"no Kafka broker answers at {bootstrap}") from error
+
+    def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        self._producer.send(topic, value=value, key=key)
+
+    def flush(self) -> None:
+        self._producer.flush()
+
+    def close(self) -> None:
+        self._producer.flush()
+        self._producer.close()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0) -> Iterator[tuple[bytes | None, bytes]]:
+    """Read (key, value) pairs from the start of a topic until ``expect`` arrived or time runs out."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, group_id=None, consumer_timeout_ms=1000)
+    deadline = time.monotonic() + timeout
+    seen = 0
+    try:
+        while seen < expect and time.monotonic() < deadline:
+            for message in consumer:
+                yield message.key, message.value
+                seen += 1
+                if seen >= expect:
+                    break
+    finally:
+        consumer.close()

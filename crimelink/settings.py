@@ -1,0 +1,89 @@
+"""The one settings object. Every value comes from the environment (prefix ``CRIMELINK_``) or ``.env``."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """crimelink configuration; see the README's configuration table for each field."""
+
+    model_config = SettingsConfigDict(env_prefix="CRIMELINK_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path(".crimelink"), description="Working area: broker, embedded ClickHouse, Faust state.")
+
+    # Kafka
+    kafka_bootstrap: str = Field(
+        "", description="host:port of an existing broker; empty means the local broker the CLI starts."
+    )
+    topic_prefix: str = Field("crimelink.", description="Prefix of every topic crimelink declares.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions for topics crimelink creates.")
+    app_id: str = Field("crimelink", description="Faust application id (consumer group and table prefix).")
+
+    # ClickHouse
+    clickhouse_dsn: str = Field(
+        "", description="chdb:///path (embedded, default under home) or http(s)://user@host:port/db."
+    )
+    clickhouse_database: str = Field("crimelink", description="Database that holds crimelink's tables.")
+    clickhouse_password: SecretStr | None = Field(None, description="Password for an http(s) DSN.")
+    retention_days: int = Field(730, ge=1, description="TTL of incident and outcome rows, in days.")
+
+    # Sink batching
+    sink_batch_size: int = Field(1000, ge=1, description="Most rows per ClickHouse insert.")
+    sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before a partial batch is written.")
+
+    # Worker web server (query API, dashboard)
+    web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server.")
+
+    # Reference data
+    stores_file: Path | None = Field(None, description="Store registry CSV; default is the bundled registry.")
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_is_topic_safe(cls, value: str) -> str:
+        allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        if not set(value) <= allowed:
+            raise ValueError("topic_prefix may hold only letters, digits, '.', '_' and '-'")
+        return value
+
+    @property
+    def broker_state_file(self) -> Path:
+        """Where ``crimelink broker start`` records the local broker's address."""
+        return self.home / "kafka" / "broker.json"
+
+    @property
+    def effective_kafka_bootstrap(self) -> str:
+        """The configured broker, else the local broker started by the CLI, else localhost:9092."""
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        try:
+            return str(json.loads(self.broker_state_file.read_text())["bootstrap"])
+        except (FileNotFoundError, KeyError, ValueError):
+            return "127.0.0.1:9092"
+
+    @property
+    def effective_clickhouse_dsn(self) -> str:
+        """The configured DSN, or the embedded store under ``home``."""
+        return self.clickhouse_dsn or f"chdb://{(self.home / 'clickhouse').resolve()}"
+
+    @property
+    def is_embedded_store(self) -> bool:
+        return self.effective_clickhouse_dsn.startswith("chdb:")
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.web_host}:{self.web_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the environment once; everything else asks here."""
+    return Settings()

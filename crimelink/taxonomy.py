@@ -1,0 +1,71 @@
+"""Map retailers' codes and wording to the controlled tactic and goods vocabularies.
+
+The rules live in ``schemas/reference/*_rules.csv``; this module only applies them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from schemas.reference import MappingRule, goods_rules, tactic_rules
+
+__all__ = ["Vocabulary", "tactics", "goods"]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """One controlled vocabulary with its code table and phrase matcher."""
+
+    rules: tuple[MappingRule, ...]
+
+    @property
+    def _codes(self) -> dict[tuple[str, str], str]:
+        return _code_index(self.rules)
+
+    def from_code(self, feed: str, code: str) -> str | None:
+        """The controlled code for a feed's own code, or None when no rule knows it."""
+        key = code.strip().upper()
+        return self._codes.get((feed, key)) or self._codes.get(("*", key))
+
+    def from_text(self, feed: str, text: str) -> list[tuple[str, str]]:
+        """Every (controlled code, matched phrase) found in free text, first occurrence order, no repeats."""
+        if not text:
+            return []
+        found: dict[str, str] = {}
+        for match in _phrase_pattern(self.rules, feed).finditer(text):
+            phrase = match.group(0)
+            code = _phrase_index(self.rules, feed)[phrase.lower()]
+            found.setdefault(code, phrase)
+        return list(found.items())
+
+
+@lru_cache(maxsize=8)
+def _code_index(rules: tuple[MappingRule, ...]) -> dict[tuple[str, str], str]:
+    return {(rule.feed, rule.match.upper()): rule.code for rule in rules if rule.kind == "code"}
+
+
+@lru_cache(maxsize=64)
+def _phrase_index(rules: tuple[MappingRule, ...], feed: str) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for rule in rules:
+        if rule.kind == "phrase" and rule.feed in ("*", feed):
+            index.setdefault(rule.match.lower(), rule.code)
+    return index
+
+
+@lru_cache(maxsize=64)
+def _phrase_pattern(rules: tuple[MappingRule, ...], feed: str) -> re.Pattern[str]:
+    # Longest phrases first so "razor blades" wins over "razor".
+    phrases = sorted(_phrase_index(rules, feed), key=len, reverse=True)
+    alternatives = "|".join(re.escape(phrase) for phrase in phrases) or "(?!)"
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+def tactics() -> Vocabulary:
+    return Vocabulary(tactic_rules())
+
+
+def goods() -> Vocabulary:
+    return Vocabulary(goods_rules())

@@ -1,0 +1,1 @@
+"""Data contracts: the canonical incident, topic payloads, and reference data."""

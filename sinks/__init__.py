@@ -1,0 +1,1 @@
+"""Where results leave the stream: ClickHouse tables (and, later, alert channels)."""

@@ -1,0 +1,238 @@
+"""ClickHouse through clickhouse-connect: embedded chDB (``chdb:///dir``) or a server (``http(s)://``).
+
+Small public surface: :class:`ClickHouseStore` (connect, set up, insert, query) and
+:class:`BatchSink` (add rows, flush as one insert). With chDB only one process may open a data
+directory, so the worker owns it and everyone else queries through the worker's web server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlparse
+
+from crimelink.errors import QueryError, SchemaError, SinkWriteError, StoreError
+from crimelink.settings import Settings
+from schemas.incident import Incident
+from schemas.outcomes import DeadLetter
+from sinks import schema
+
+__all__ = ["ClickHouseStore", "BatchSink", "QueryResult", "incident_row", "dead_letter_row",
+           "INCIDENT_COLUMNS", "DEAD_LETTER_COLUMNS"]
+
+log = logging.getLogger(__name__)
+_EPOCH_2020_MS = 1_577_836_800_000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+class ClickHouseStore:
+    """One connection to crimelink's database. Not thread-safe: call it from one thread at a time."""
+
+    def __init__(self, dsn: str, database: str, *, password: str | None = None, retention_days: int = 730) -> None:
+        self.dsn = dsn
+        self.database = database
+        self.retention_days = retention_days
+        self._lock = threading.Lock()
+        self._password = password
+        self._client = _connect(dsn, password, None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClickHouseStore:
+        password = settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
+        if settings.is_embedded_store:
+            (settings.home / "clickhouse").mkdir(parents=True, exist_ok=True)
+        return cls(settings.effective_clickhouse_dsn, settings.clickhouse_database,
+                   password=password, retention_days=settings.retention_days)
+
+    @property
+    def where(self) -> str:
+        """The DSN without credentials, for error messages."""
+        if self.dsn.startswith("chdb:"):
+            return self.dsn
+        parsed = urlparse(self.dsn)
+        return parsed._replace(netloc=parsed.hostname or parsed.netloc.rpartition("@")[2]).geturl()
+
+    def setup(self) -> int:
+        """Create the database and apply pending migrations; returns the schema version now in force."""
+        with self._lock:
+            try:
+                for statement in schema.BOOTSTRAP:
+                    self._client.command(schema.render(statement, self.database, self.retention_days))
+                # From here on unqualified table names in analysts' queries mean crimelink's tables.
+                self._client.close()
+                self._client = _connect(self.dsn, self._password, self.database)
+                applied = self._client.query(
+                    f"SELECT max(version) FROM `{self.database}`.schema_migrations"
+                ).result_rows[0][0] or 0
+                for migration in schema.MIGRATIONS:
+                    if migration.version <= applied:
+                        continue
+                    for statement in migration.statements:
+                        self._client.command(schema.render(statement, self.database, self.retention_days))
+                    self._client.insert(
+                        f"`{self.database}`.schema_migrations",
+                        [[migration.version, migration.description]],
+                        column_names=["version", "description"],
+                    )
+                    log.info("applied ClickHouse schema migration %s: %s", migration.version, migration.description)
+                    applied = migration.version
+            except Exception as error:
+                raise SchemaError(f"setting up database {self.database!r} at {self.where} failed: {error}") from error
+        return int(applied)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            try:
+                self._client.insert(f"`{self.database}`.{table}", rows, column_names=list(columns))
+            except Exception as error:
+                raise SinkWriteError(f"{self.database}.{table} at {self.where}", len(rows), error) from error
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None, *, settings: dict[str, Any] | None = None) -> QueryResult:
+        """Run a query with bound parameters (``{name:Type}`` placeholders) in crimelink's database."""
+        with self._lock:
+            try:
+                result = self._client.query(sql, parameters=parameters or {}, settings=settings or {})
+            except Exception as error:
+                raise QueryError(f"query failed at {self.where}: {error}") from error
+        return QueryResult(
+            columns=list(result.column_names),
+            types=[column.name for column in result.column_types],
+            rows=[tuple(row) for row in result.result_rows],
+        )
+
+    def command(self, sql: str) -> None:
+        with self._lock:
+            try:
+                self._client.command(sql)
+            except Exception as error:
+                raise StoreError(f"command failed at {self.where}: {error}") from error
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.close()
+
+
+def _connect(dsn: str, password: str | None, database: str | None) -> Any:
+    import clickhouse_connect
+
+    try:
+        if dsn.startswith("chdb:"):
+            return clickhouse_connect.get_client(dsn=dsn, database=database)
+        if not dsn.startswith(("http://", "https://")):
+            raise StoreError(f"unsupported ClickHouse DSN {dsn!r}: use chdb:///path or http(s)://host:port")
+        extra: dict[str, Any] = {"password": password} if password else {}
+        if database:
+            extra["database"] = database
+        return clickhouse_connect.get_client(dsn=dsn, **extra)
+    except ImportError as error:
+        raise StoreError(f"{error}; run pip install 'clickhouse-connect[chdb]' to fix it") from error
+    except StoreError:
+        raise
+    except Exception as error:
+        raise StoreError(f"cannot connect to ClickHouse at {dsn.split('@')[-1]}: {error}") from error
+
+
+class BatchSink(Generic[T]):
+    """Collects items and writes them to one table in a single insert per flush.
+
+    The caller flushes before committing offsets; a failed flush raises and keeps the batch,
+    so the offsets are not committed and nothing is lost.
+    """
+
+    def __init__(self, store: ClickHouseStore, table: str, columns: Sequence[str], to_row: Callable[[T], list[Any]]) -> None:
+        self.store = store
+        self.table = table
+        self.columns = list(columns)
+        self._to_row = to_row
+        self._rows: list[list[Any]] = []
+        self.written = 0
+
+    def add(self, item: T) -> None:
+        self._rows.append(self._to_row(item))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def flush(self) -> int:
+        rows, count = self._rows, len(self._rows)
+        if not rows:
+            return 0
+        self.store.insert(self.table, self.columns, rows)
+        self._rows = []
+        self.written += count
+        return count
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def _version(incident: Incident) -> int:
+    millis = int(incident.received_at.timestamp() * 1000) - _EPOCH_2020_MS
+    return (incident.revision << 40) | max(0, min(millis, (1 << 40) - 1))
+
+
+INCIDENT_COLUMNS = [
+    "retailer", "incident_id", "revision", "version", "feed_format", "store_id", "store_name",
+    "store_postcode", "store_latitude", "store_longitude", "force_id", "region_id", "occurred_start",
+    "occurred_end", "source_local_time", "offence_code", "goods_categories", "goods_quantity",
+    "total_value_pence", "goods_json", "tactics", "offender_count", "offenders_json",
+    "vehicle_registrations", "vehicles_json", "violence", "threats", "weapon", "cctv_available",
+    "crime_ref_force", "crime_ref_raw", "crime_ref_normalised", "crime_ref_status", "crime_ref_reason",
+    "eligibility", "eligibility_reason", "narrative", "reported_at", "received_at", "source_topic",
+    "source_partition", "source_offset",
+]
+
+
+def incident_row(incident: Incident) -> list[Any]:
+    dumped = incident.model_dump(mode="json", include={"goods", "offenders", "vehicles"})
+    source = incident.source
+    reference = incident.crime_reference
+    return [
+        incident.retailer, incident.incident_id, incident.revision, _version(incident), incident.feed_format,
+        incident.store.store_id, incident.store.name, incident.store.postcode, incident.store.latitude,
+        incident.store.longitude, incident.store.force_id, incident.store.region_id,
+        _utc(incident.occurred.start), _utc(incident.occurred.end), incident.occurred.source_local_time,
+        incident.offence_code, sorted({line.category for line in incident.goods}),
+        sum(line.quantity for line in incident.goods), incident.total_value_pence,
+        json.dumps(dumped["goods"]), [tactic.code for tactic in incident.tactics], incident.offenders.count,
+        json.dumps(dumped["offenders"]),
+        [v.registration for v in incident.vehicles if v.registration and v.registration_valid],
+        json.dumps(dumped["vehicles"]), incident.violence, incident.threats, incident.weapon,
+        incident.cctv_available, reference.force_id, reference.raw, reference.normalised, reference.status.value,
+        reference.reason, incident.eligibility.value, incident.eligibility_reason, incident.narrative,
+        _utc(incident.reported_at), _utc(incident.received_at),
+        source.topic if source else "", source.partition if source else 0, source.offset if source else 0,
+    ]
+
+
+DEAD_LETTER_COLUMNS = [
+    "feed_format", "retailer", "incident_id", "topic", "partition", "offset", "received_at", "reason_fields",
+    "reason_problems", "reason_messages", "reason_values", "summary", "payload", "payload_encoding",
+]
+
+
+def dead_letter_row(letter: DeadLetter) -> list[Any]:
+    return [
+        letter.feed_format, letter.retailer or "", letter.incident_id or "", letter.topic, letter.partition,
+        letter.offset, _utc(letter.received_at), [r.field for r in letter.reasons],
+        [r.problem for r in letter.reasons], [r.message for r in letter.reasons],
+        [r.value for r in letter.reasons], letter.summary, letter.payload, letter.payload_encoding,
+    ]

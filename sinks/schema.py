@@ -1,0 +1,127 @@
+"""ClickHouse DDL as numbered migrations; ``apply`` brings any database up to the latest, idempotently.
+
+Each migration runs once per database and is recorded in ``schema_migrations``. Statements use
+``IF NOT EXISTS`` too, so a migration interrupted half-way can simply run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Migration", "MIGRATIONS", "LATEST_VERSION", "render"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+_INCIDENTS = """
+CREATE TABLE IF NOT EXISTS {db}.incidents
+(
+    retailer LowCardinality(String),
+    incident_id String,
+    revision UInt32,
+    version UInt64 COMMENT 'revision << 40 | ms since 2020: the newest row of the newest revision wins',
+    feed_format LowCardinality(String),
+    store_id String,
+    store_name String,
+    store_postcode Nullable(String),
+    store_latitude Nullable(Float64),
+    store_longitude Nullable(Float64),
+    force_id LowCardinality(String),
+    region_id LowCardinality(String),
+    occurred_start DateTime64(3, 'UTC'),
+    occurred_end Nullable(DateTime64(3, 'UTC')),
+    source_local_time String,
+    offence_code LowCardinality(String),
+    goods_categories Array(LowCardinality(String)),
+    goods_quantity UInt32,
+    total_value_pence UInt64,
+    goods_json String,
+    tactics Array(LowCardinality(String)),
+    offender_count UInt8,
+    offenders_json String,
+    vehicle_registrations Array(String),
+    vehicles_json String,
+    violence Bool,
+    threats Bool,
+    weapon Bool,
+    cctv_available Bool,
+    crime_ref_force LowCardinality(String),
+    crime_ref_raw Nullable(String),
+    crime_ref_normalised Nullable(String),
+    crime_ref_status LowCardinality(String),
+    crime_ref_reason String,
+    eligibility LowCardinality(String),
+    eligibility_reason String,
+    narrative String,
+    reported_at Nullable(DateTime64(3, 'UTC')),
+    received_at DateTime64(3, 'UTC'),
+    source_topic LowCardinality(String),
+    source_partition UInt32,
+    source_offset UInt64,
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(occurred_start)
+ORDER BY (retailer, incident_id)
+TTL toDateTime(received_at) + INTERVAL {retention_days} DAY
+COMMENT 'Every normalised incident revision; query incidents_latest for one row per incident'
+"""
+
+_INCIDENTS_LATEST = """
+CREATE VIEW IF NOT EXISTS {db}.incidents_latest AS
+SELECT * FROM {db}.incidents FINAL
+ORDER BY version DESC
+LIMIT 1 BY retailer, incident_id
+"""
+
+_DEAD_LETTERS = """
+CREATE TABLE IF NOT EXISTS {db}.dead_letters
+(
+    feed_format LowCardinality(String),
+    retailer LowCardinality(String),
+    incident_id String,
+    topic LowCardinality(String),
+    partition UInt32,
+    offset UInt64,
+    received_at DateTime64(3, 'UTC'),
+    reason_fields Array(String),
+    reason_problems Array(LowCardinality(String)),
+    reason_messages Array(String),
+    reason_values Array(Nullable(String)),
+    summary String,
+    payload String,
+    payload_encoding LowCardinality(String),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(received_at)
+ORDER BY (topic, partition, offset)
+TTL toDateTime(received_at) + INTERVAL {retention_days} DAY
+COMMENT 'Raw records refused by the normaliser, with machine-readable reasons and the original payload'
+"""
+
+_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS {db}.schema_migrations
+(
+    version UInt32,
+    description String,
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY version
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "incidents, incidents_latest, dead_letters", (_INCIDENTS, _INCIDENTS_LATEST, _DEAD_LETTERS)),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+BOOTSTRAP = ("CREATE DATABASE IF NOT EXISTS {db}", _MIGRATIONS_TABLE)
+
+
+def render(statement: str, database: str, retention_days: int) -> str:
+    return statement.format(db=f"`{database}`", retention_days=int(retention_days))

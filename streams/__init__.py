@@ -1,0 +1,1 @@
+"""The Faust layer: one app, its topics, thin agents over crimelink's domain code."""

@@ -1,0 +1,31 @@
+"""The Faust app, created once. Agents and web views attach to it from their own modules."""
+
+from __future__ import annotations
+
+import faust
+
+from crimelink.settings import get_settings
+
+__all__ = ["app"]
+
+_settings = get_settings()
+
+app = faust.App(
+    _settings.app_id,
+    broker=f"kafka://{_settings.effective_kafka_bootstrap}",
+    store="memory://",
+    datadir=str(_settings.home / "faust"),
+    autodiscover=["streams.agents", "streams.web"],
+    origin="streams",
+    topic_partitions=_settings.topic_partitions,
+    topic_allow_declare=True,
+    consumer_auto_offset_reset="earliest",
+    web_enabled=True,
+    web_bind=_settings.web_host,
+    web_host=_settings.web_host,
+    web_port=_settings.web_port,
+    web_in_thread=False,
+    producer_acks=-1,
+    broker_commit_every=1000,
+    broker_commit_interval=1.0,
+)

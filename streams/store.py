@@ -1,0 +1,64 @@
+"""The worker's one ClickHouse connection, used from one thread so the event loop never blocks on it.
+
+With the embedded chDB store the worker process owns the data directory; the web views and the
+sink agents all go through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from crimelink.errors import SinkWriteError
+from crimelink.settings import get_settings
+from sinks.clickhouse import BatchSink, ClickHouseStore
+
+__all__ = ["open_store", "store", "call", "flush_with_retry"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+_store: ClickHouseStore | None = None
+
+
+def open_store() -> ClickHouseStore:
+    """Connect and apply migrations (the worker does this once, before Faust starts)."""
+    global _store
+    if _store is None:
+        def _open() -> ClickHouseStore:
+            opened = ClickHouseStore.from_settings(get_settings())
+            version = opened.setup()
+            log.info("ClickHouse %s ready, database %s at schema version %s", opened.where, opened.database, version)
+            return opened
+
+        _store = _executor.submit(_open).result()
+    return _store
+
+
+def store() -> ClickHouseStore:
+    return _store if _store is not None else open_store()
+
+
+async def call(function: Callable[..., T], *args: object) -> T:
+    """Run a store call on the ClickHouse thread."""
+    return await asyncio.get_running_loop().run_in_executor(_executor, function, *args)
+
+
+async def flush_with_retry(sink: BatchSink[object], *, first_delay: float = 0.5, max_delay: float = 30.0) -> int:
+    """Flush, retrying with backoff until it succeeds: the stream waits rather than drop rows.
+
+    Offsets of the batch are only acknowledged after this returns, so a worker killed while
+    ClickHouse is down re-reads the batch on restart; the tables deduplicate the replay.
+    """
+    delay = first_delay
+    while True:
+        try:
+            return await call(sink.flush)
+        except SinkWriteError as error:
+            log.error("%s; retrying in %.1fs", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)

@@ -1,0 +1,26 @@
+"""Topic names, importable without Faust (CLI, producers, tests); ``streams.topics`` builds on them."""
+
+from __future__ import annotations
+
+from crimelink.feeds import adapters
+from crimelink.settings import Settings
+
+__all__ = ["TopicNames"]
+
+
+class TopicNames:
+    """Topic names derived from settings; the CLI, producers and tests use these too."""
+
+    def __init__(self, settings: Settings) -> None:
+        prefix = settings.topic_prefix
+        self.raw: dict[str, str] = {name: f"{prefix}raw.{name}" for name in sorted(adapters())}
+        self.normalised = f"{prefix}incidents.normalised"
+        self.checked = f"{prefix}incidents.checked"
+        self.dead_letters = f"{prefix}deadletter"
+
+    def feed_of(self, topic: str) -> str | None:
+        """The feed format a raw topic carries."""
+        return next((name for name, raw_topic in self.raw.items() if raw_topic == topic), None)
+
+    def all(self) -> list[str]:
+        return [*self.raw.values(), self.normalised, self.checked, self.dead_letters]

@@ -1,0 +1,26 @@
+"""Every topic crimelink uses, in one place. Raw topics come from the registered feed adapters.
+
+Payloads are bytes on the wire (JSON written and read by the pydantic models in ``schemas``),
+so agents can parse and serialise a whole batch at once.
+"""
+
+from __future__ import annotations
+
+from faust import TopicT
+
+from crimelink.settings import get_settings
+from streams.app import app
+from streams.topic_names import TopicNames
+
+__all__ = ["TopicNames", "names", "raw", "normalised", "checked", "dead_letters"]
+
+
+def _bytes_topic(*topic_names: str) -> TopicT:
+    return app.topic(*topic_names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
+names = TopicNames(get_settings())
+raw = _bytes_topic(*names.raw.values())
+normalised = _bytes_topic(names.normalised)
+checked = _bytes_topic(names.checked)
+dead_letters = _bytes_topic(names.dead_letters)
