@@ -31,13 +31,13 @@ def run_query(sql: str, parameters: dict[str, Any], settings: Settings | None = 
     settings = settings or get_settings()
     if not settings.is_embedded_store:
         from sinks.clickhouse import ClickHouseStore
-        from sinks.readonly import READ_ONLY_SETTINGS, check_read_only
+        from sinks.readonly import check_read_only
 
         statement = check_read_only(sql)
         store = ClickHouseStore.from_settings(settings)
         try:
             store.setup()
-            return store.query(statement, parameters, settings=READ_ONLY_SETTINGS)
+            return store.read_only_query(statement, parameters)
         finally:
             store.close()
     url = f"{worker_url(settings)}/api/query"

@@ -25,6 +25,7 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "crimelink.cli", "worker", "--loglevel", "info"],

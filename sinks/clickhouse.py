@@ -21,6 +21,7 @@ from crimelink.settings import Settings
 from schemas.incident import Incident
 from schemas.outcomes import DeadLetter
 from sinks import schema
+from sinks.readonly import READ_ONLY_SETTINGS
 
 __all__ = ["ClickHouseStore", "BatchSink", "QueryResult", "incident_row", "dead_letter_row",
            "INCIDENT_COLUMNS", "DEAD_LETTER_COLUMNS"]
@@ -50,6 +51,7 @@ class ClickHouseStore:
         self._lock = threading.Lock()
         self._password = password
         self._client = _connect(dsn, password, None)
+        self._reader: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClickHouseStore:
@@ -111,11 +113,22 @@ class ClickHouseStore:
                 result = self._client.query(sql, parameters=parameters or {}, settings=settings or {})
             except Exception as error:
                 raise QueryError(f"query failed at {self.where}: {error}") from error
-        return QueryResult(
-            columns=list(result.column_names),
-            types=[column.name for column in result.column_types],
-            rows=[tuple(row) for row in result.result_rows],
-        )
+        return _result(result)
+
+    def read_only_query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+        """An analyst's query on a separate read-only connection.
+
+        chDB keeps query settings on the connection, so ``readonly`` must never touch the
+        connection the sinks write through.
+        """
+        with self._lock:
+            if self._reader is None:
+                self._reader = _connect(self.dsn, self._password, self.database, settings=READ_ONLY_SETTINGS)
+            try:
+                result = self._reader.query(sql, parameters=parameters or {})
+            except Exception as error:
+                raise QueryError(f"query failed at {self.where}: {error}") from error
+        return _result(result)
 
     def command(self, sql: str) -> None:
         with self._lock:
@@ -127,17 +140,29 @@ class ClickHouseStore:
     def close(self) -> None:
         with self._lock:
             self._client.close()
+            if self._reader is not None:
+                self._reader.close()
 
 
-def _connect(dsn: str, password: str | None, database: str | None) -> Any:
+def _result(result: Any) -> QueryResult:
+    return QueryResult(
+        columns=list(result.column_names),
+        types=[column.name for column in result.column_types],
+        rows=[tuple(row) for row in result.result_rows],
+    )
+
+
+def _connect(dsn: str, password: str | None, database: str | None, settings: dict[str, Any] | None = None) -> Any:
     import clickhouse_connect
 
     try:
         if dsn.startswith("chdb:"):
-            return clickhouse_connect.get_client(dsn=dsn, database=database)
+            return clickhouse_connect.get_client(dsn=dsn, database=database, settings=settings or {})
         if not dsn.startswith(("http://", "https://")):
             raise StoreError(f"unsupported ClickHouse DSN {dsn!r}: use chdb:///path or http(s)://host:port")
         extra: dict[str, Any] = {"password": password} if password else {}
+        if settings:
+            extra["settings"] = settings
         if database:
             extra["database"] = database
         return clickhouse_connect.get_client(dsn=dsn, **extra)

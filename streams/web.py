@@ -17,7 +17,7 @@ from faust.web import Request, Response, View
 
 from crimelink.errors import QueryError, ReadOnlyViolation
 from sinks.clickhouse import QueryResult
-from sinks.readonly import READ_ONLY_SETTINGS, check_read_only
+from sinks.readonly import check_read_only
 from streams import store
 from streams.app import app
 
@@ -75,7 +75,7 @@ def to_csv(result: QueryResult) -> bytes:
 async def run_read_only(sql: str, parameters: dict[str, Any]) -> QueryResult:
     statement = check_read_only(sql)
     active = store.store()
-    return await store.call(lambda: active.query(statement, parameters, settings=READ_ONLY_SETTINGS))
+    return await store.call(lambda: active.read_only_query(statement, parameters))
 
 
 @app.page("/api/query")

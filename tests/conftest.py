@@ -1,0 +1,143 @@
+"""Shared fixtures: the real Kafka broker (started once per run) and crimelink workers on it.
+
+Set CRIMELINK_TEST_BOOTSTRAP=host:port to run against a broker you started yourself.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crimelink.broker import LocalBroker, fetch_broker, free_port
+from crimelink.kafka_io import declare_topics
+from crimelink.query_client import run_query
+from crimelink.settings import Settings
+from crimelink.worker_process import WorkerProcess
+from sinks.clickhouse import QueryResult
+from streams.topic_names import TopicNames
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("CRIMELINK_TEST_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    libs = fetch_broker(REPO / ".crimelink" / "kafka" / "dist")
+    broker = LocalBroker(libs=libs, data_dir=tmp_path_factory.mktemp("kafka"), partitions=2)
+    started = time.monotonic()
+    broker.start()
+    print(f"\nKafka broker ready at {broker.bootstrap} in {time.monotonic() - started:.1f}s")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+class RunningWorker:
+    """A real ``crimelink worker`` process on its own topics, app id and embedded ClickHouse."""
+
+    def __init__(self, bootstrap: str, home: Path, **overrides: str) -> None:
+        token = uuid.uuid4().hex[:8]
+        self.home = home
+        self.web_port = free_port()
+        self.env = {
+            **os.environ,
+            "CRIMELINK_HOME": str(home),
+            "CRIMELINK_KAFKA_BOOTSTRAP": bootstrap,
+            "CRIMELINK_TOPIC_PREFIX": f"t{token}.",
+            "CRIMELINK_APP_ID": f"crimelink-test-{token}",
+            "CRIMELINK_WEB_PORT": str(self.web_port),
+            "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{home / 'clickhouse'}",
+            "CRIMELINK_TOPIC_PARTITIONS": "2",
+            "CRIMELINK_SINK_FLUSH_SECONDS": "0.2",
+            **overrides,
+        }
+        self.settings = Settings(
+            home=home, kafka_bootstrap=bootstrap, topic_prefix=self.env["CRIMELINK_TOPIC_PREFIX"],
+            web_port=self.web_port, clickhouse_dsn=self.env["CRIMELINK_CLICKHOUSE_DSN"],
+        )
+        self.topics = TopicNames(self.settings)
+        self.bootstrap = bootstrap
+        self.process = WorkerProcess(self.env, home / "worker.log", f"http://127.0.0.1:{self.web_port}")
+
+    def start(self) -> RunningWorker:
+        declare_topics(self.bootstrap, self.topics.all(), 2)
+        self.process.start()
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def query(self, sql: str, **parameters: Any) -> QueryResult:
+        return run_query(sql, parameters, self.settings)
+
+    def scalar(self, sql: str, **parameters: Any) -> Any:
+        return self.query(sql, **parameters).rows[0][0]
+
+    def log(self) -> str:
+        return (self.home / "worker.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def start_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., RunningWorker]]:
+    workers: list[RunningWorker] = []
+
+    def start(home: Path | None = None, **overrides: str) -> RunningWorker:
+        worker = RunningWorker(kafka_bootstrap, home or tmp_path / f"worker{len(workers)}", **overrides)
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3, message: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}; last value {last!r}")
+
+
+def grocer_record(**changes: Any) -> dict[str, Any]:
+    """A complete, valid national_grocer record; keyword arguments replace top-level fields."""
+    record: dict[str, Any] = {
+        "schema": "ng-incident/2",
+        "retailer": "northway",
+        "incident": {"id": "NW-2025-TEST-1", "revision": 1, "reported_at": "2025-03-01T10:22:00Z"},
+        "store": {"id": "NW0005"},
+        "occurred": {"from": "2025-03-01T09:40:00+00:00", "to": "2025-03-01T09:55:00+00:00"},
+        "loss": {"lines": [
+            {"category": "ALC", "description": "Whisky 70cl", "qty": 4, "unit_price_pence": 2500},
+            {"category": "RZR", "description": "Razor blades 8pk", "qty": 2, "unit_price_pence": 2800},
+        ]},
+        "tactics": ["DST01", "TMS01"],
+        "offenders": {"count": 2, "descriptions": [
+            {"gender": "male", "build": "slim", "complexion": "pale", "eye_colour": "blue", "features": ["neck tattoo"]},
+        ]},
+        "vehicles": [{"vrm": "ab12 cde", "make": "ford", "model": "Focus", "colour": "Silver"}],
+        "flags": {"violence": False, "threats": True, "weapon": False},
+        "cctv": True,
+        "police": {"crime_reference": "SX/12345678/25"},
+        "narrative": "Two males; one kept lookout while the other swept the shelf into a foil-lined bag.",
+    }
+    record.update(changes)
+    return record
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,105 @@
+"""End to end on the real broker and the real ClickHouse engine: publish raw records, read rows back."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from crimelink.gate import apply_gate
+from crimelink.kafka_io import Publisher, read_topic
+from crimelink.normalise import Normaliser, RawRecord
+from crimelink.simulate import Simulator
+from crimelink.stores import StoreRegistry
+from schemas.outcomes import DeadLetter
+from tests.conftest import RunningWorker, grocer_record, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _publish(worker: RunningWorker, *records: bytes | dict[str, object]) -> None:
+    with Publisher(worker.bootstrap) as publisher:
+        for record in records:
+            value = record if isinstance(record, bytes) else json.dumps(record).encode()
+            publisher.send(worker.topics.raw["national_grocer"], value, key=b"k")
+
+
+def test_a_raw_record_arrives_in_clickhouse_with_the_right_values(start_worker) -> None:  # type: ignore[no-untyped-def]
+    worker = start_worker()
+    _publish(worker, grocer_record())
+    wait_until(lambda: worker.scalar("SELECT count() FROM incidents_latest"), message="the incident row")
+    row = worker.query(
+        "SELECT retailer, incident_id, force_id, region_id, total_value_pence, tactics, vehicle_registrations, "
+        "crime_ref_normalised, eligibility, source_topic FROM incidents_latest"
+    ).as_dicts()[0]
+    assert row == {
+        "retailer": "northway", "incident_id": "NW-2025-TEST-1", "force_id": "sussex", "region_id": "serocu",
+        "total_value_pence": 15600, "tactics": row["tactics"], "vehicle_registrations": ["AB12CDE"],
+        "crime_ref_normalised": "SX/12345678/25", "eligibility": "referable",
+        "source_topic": worker.topics.raw["national_grocer"],
+    }
+    assert row["tactics"][:2] == ["DIST-ALARM", "TEAM-LOOKOUT"]
+
+
+def test_a_malformed_record_goes_to_the_dead_letter_topic_and_the_next_one_is_processed(start_worker) -> None:  # type: ignore[no-untyped-def]
+    worker = start_worker()
+    bad = b'{"schema": "ng-incident/2", "retailer": "northway", "incident": {"id": "BAD-1"'
+    _publish(worker, grocer_record(incident={"id": "GOOD-1"}), bad, grocer_record(incident={"id": "GOOD-2"}))
+
+    letters = [json.loads(value) for _, value in read_topic(worker.bootstrap, worker.topics.dead_letters, expect=1)]
+    assert len(letters) == 1
+    letter = DeadLetter.model_validate(letters[0])
+    assert letter.reasons[0].problem == "not-json"
+    assert letter.original_bytes() == bad
+    assert letter.topic == worker.topics.raw["national_grocer"]
+
+    wait_until(lambda: worker.scalar("SELECT count() FROM incidents_latest") == 2, message="both good incidents")
+    ids = [row[0] for row in worker.query("SELECT incident_id FROM incidents_latest ORDER BY incident_id").rows]
+    assert ids == ["GOOD-1", "GOOD-2"]
+    wait_until(lambda: worker.scalar("SELECT count() FROM dead_letters"), message="the dead letter row")
+    assert worker.query("SELECT summary, payload FROM dead_letters").rows == [("$: not-json", bad.decode())]
+
+
+def test_every_simulated_record_is_accounted_for_once(start_worker) -> None:  # type: ignore[no-untyped-def]
+    worker = start_worker()
+    now = datetime.now(UTC)
+    registry = StoreRegistry.load()
+    records = list(Simulator(registry, seed=5, fault_rate=0.05, now=now).records(600))
+    resent = records[:20]  # retailers re-send: must not be stored twice
+    with Publisher(worker.bootstrap) as publisher:
+        for record in [*records, *resent]:
+            publisher.send(worker.topics.raw[record.feed_format], record.value, key=record.key)
+
+    normaliser = Normaliser(registry)
+    expected: Counter[str] = Counter()
+    for record in records:
+        result = normaliser.normalise(RawRecord(record.feed_format, record.value, "t", 0, 0, now))
+        expected["rejected" if isinstance(result, DeadLetter) else apply_gate(result).eligibility.value] += 1
+    faults = sum(1 for record in records if record.fault)
+    resent_faults = sum(1 for record in resent if record.fault)
+    assert expected["rejected"] == faults > 0
+
+    def stored() -> tuple[int, int]:
+        return (worker.scalar("SELECT count() FROM incidents_latest"),
+                worker.scalar("SELECT count() FROM dead_letters FINAL"))
+
+    wait_until(lambda: stored() == (len(records) - faults, faults + resent_faults), timeout=90,
+               message="every record in exactly one outcome")
+    by_eligibility = dict(worker.query("SELECT eligibility, count() FROM incidents_latest GROUP BY eligibility").rows)
+    assert by_eligibility == {key: value for key, value in expected.items() if key != "rejected"}
+    forces = worker.scalar("SELECT uniqExact(force_id) FROM incidents_latest")
+    assert forces > 20
+
+
+def test_the_query_api_rejects_writes_with_a_clear_message(start_worker) -> None:  # type: ignore[no-untyped-def]
+    from crimelink.errors import QueryError
+
+    worker = start_worker()
+    with pytest.raises(QueryError, match="DROP is not allowed"):
+        worker.query("DROP TABLE incidents")
+    with pytest.raises(QueryError, match="only one statement"):
+        worker.query("SELECT 1; DROP TABLE incidents")
+    assert worker.query("SELECT {n:UInt8} + 1 AS x", n=41).rows == [(42,)]
+    assert worker.scalar("SELECT count() FROM incidents") == 0

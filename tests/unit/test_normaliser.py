@@ -1,0 +1,121 @@
+import json
+from typing import Any
+
+import pytest
+
+from crimelink.feeds import adapters
+from crimelink.gate import apply_gate
+from crimelink.normalise import Normaliser, RawRecord
+from crimelink.stores import StoreRegistry
+from schemas.incident import CrimeNumberStatus, Eligibility, Incident
+from schemas.outcomes import DeadLetter
+from tests.conftest import grocer_record, now_utc
+
+
+@pytest.fixture(scope="module")
+def normaliser() -> Normaliser:
+    return Normaliser(StoreRegistry.load())
+
+
+def _run(normaliser: Normaliser, payload: bytes | dict[str, Any], feed: str = "national_grocer") -> Incident | DeadLetter:
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return normaliser.normalise(RawRecord(feed, raw, "raw.national_grocer", 1, 42, now_utc()))
+
+
+def test_a_complete_grocer_record_becomes_a_canonical_incident(normaliser: Normaliser) -> None:
+    incident = _run(normaliser, grocer_record())
+    assert isinstance(incident, Incident)
+    assert (incident.retailer, incident.incident_id, incident.revision) == ("northway", "NW-2025-TEST-1", 1)
+    assert (incident.store.force_id, incident.store.region_id) == ("sussex", "serocu")
+    assert incident.occurred.start.isoformat() == "2025-03-01T09:40:00+00:00"
+    assert [(g.category, g.quantity, g.value_pence) for g in incident.goods] == [("ALCOHOL", 4, 10000), ("RAZORS", 2, 5600)]
+    assert incident.total_value_pence == 15600
+    codes = [t.code for t in incident.tactics]
+    assert codes[:2] == ["DIST-ALARM", "TEAM-LOOKOUT"]  # coded first, in the feed's order
+    assert {"SWEEP-BAG", "CONC-FOIL"} <= set(codes)  # then found in the narrative
+    assert incident.vehicles[0].registration == "AB12CDE" and incident.vehicles[0].make == "Ford"
+    assert incident.offenders.count == 2 and incident.offenders.descriptions[0].descriptor_count == 5
+    assert incident.threats and not incident.violence and incident.cctv_available
+    assert incident.crime_reference.status is CrimeNumberStatus.UNCHECKED
+    assert incident.source is not None and incident.source.offset == 42
+
+
+def test_the_gate_sets_eligibility_from_the_crime_number(normaliser: Normaliser) -> None:
+    incident = _run(normaliser, grocer_record())
+    assert isinstance(incident, Incident)
+    checked = apply_gate(incident)
+    assert checked.eligibility is Eligibility.REFERABLE
+    assert checked.crime_reference.normalised == "SX/12345678/25"
+    pending = apply_gate(incident.model_copy(update={"crime_reference": incident.crime_reference.model_copy(
+        update={"raw": "INC 123"})}))
+    assert pending.eligibility is Eligibility.PENDING and "incident or log number" in pending.eligibility_reason
+
+
+@pytest.mark.parametrize(
+    "payload,field,problem",
+    [
+        (b"{not json", "$", "not-json"),
+        (b"\xff\xfe\x00garbage", "$", "not-json"),
+        ({**grocer_record(), "store": {"id": "ZZ9999"}}, "store.id", "unknown-store"),
+        ({k: v for k, v in grocer_record().items() if k != "store"}, "store", "missing"),
+        ({**grocer_record(), "occurred": {"from": "2025-03-01T09:40:00"}}, "occurred.from", "missing-offset"),
+        ({**grocer_record(), "occurred": {"from": "yesterday"}}, "occurred.from", "datetime_from_date_parsing"),
+        ({**grocer_record(), "occurred": {"from": "2025-03-01T09:40:00Z", "to": "2025-03-01T08:00:00Z"}},
+         "occurred.to", "before-start"),
+        ({**grocer_record(), "schema": "ng-incident/1"}, "schema", "literal_error"),
+        ({**grocer_record(), "loss": {"lines": [{"category": "ALC", "qty": -1}]}}, "loss.lines.0.qty", "greater_than_equal"),
+        ({**grocer_record(), "retailer": "North Way!"}, "retailer", "string_pattern_mismatch"),
+        ([1, 2, 3], "$", "model_type"),
+    ],
+)
+def test_bad_records_become_dead_letters_with_a_specific_reason(
+    normaliser: Normaliser, payload: bytes | dict[str, Any], field: str, problem: str
+) -> None:
+    outcome = _run(normaliser, payload if not isinstance(payload, list) else json.dumps(payload).encode())
+    assert isinstance(outcome, DeadLetter), outcome
+    assert (outcome.reasons[0].field, outcome.reasons[0].problem) == (field, problem)
+    assert outcome.reasons[0].message
+    assert (outcome.topic, outcome.partition, outcome.offset) == ("raw.national_grocer", 1, 42)
+
+
+def test_a_dead_letter_keeps_the_original_bytes_even_when_not_utf8(normaliser: Normaliser) -> None:
+    raw = b"\xff\xfe\x00garbage"
+    outcome = _run(normaliser, raw)
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.payload_encoding == "base64"
+    assert outcome.original_bytes() == raw
+
+
+def test_a_dead_letter_names_retailer_and_incident_when_readable(normaliser: Normaliser) -> None:
+    outcome = _run(normaliser, {**grocer_record(), "store": {"id": "ZZ9999"}})
+    assert isinstance(outcome, DeadLetter)
+    assert (outcome.retailer, outcome.incident_id) == ("northway", "NW-2025-TEST-1")
+    assert "add it to the registry" in outcome.reasons[0].message
+
+
+def test_several_problems_are_reported_together(normaliser: Normaliser) -> None:
+    record = {**grocer_record(), "retailer": "", "incident": {"id": ""}}
+    outcome = _run(normaliser, record)
+    assert isinstance(outcome, DeadLetter)
+    assert {r.field for r in outcome.reasons} == {"retailer", "incident.id"}
+
+
+def test_unknown_feed_format_is_a_dead_letter(normaliser: Normaliser) -> None:
+    outcome = _run(normaliser, grocer_record(), feed="carrier_pigeon")
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reasons[0].problem == "unknown-format"
+    assert "national_grocer" in outcome.reasons[0].message
+
+
+def test_a_bug_in_an_adapter_becomes_a_dead_letter_not_a_crash(
+    normaliser: Normaliser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = adapters()["national_grocer"]
+
+    def broken(raw: bytes) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(adapter, "parse", broken)
+    outcome = _run(normaliser, grocer_record())
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reasons[0].problem == "internal-error" and "boom" in outcome.reasons[0].message
