@@ -88,6 +88,7 @@ class Normaliser:
                     force_id=reference_force, raw=draft.crime_number, status=CrimeNumberStatus.UNCHECKED
                 ),
                 narrative=draft.narrative,
+                unmapped_codes=draft.unmapped_codes,
                 reported_at=draft.reported_at,
                 received_at=record.received_at,
                 source=SourcePosition(topic=record.topic, partition=record.partition, offset=record.offset),

@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from crimelink.feeds._text import LONDON
 from crimelink.stores import StoreRegistry
 from schemas.incident import Store
 
-__all__ = ["SimulatedRecord", "Simulator", "FAULT_KINDS", "publish_simulation"]
+__all__ = ["SimulatedRecord", "Simulator", "FAULT_KINDS", "RETAILER_FORMATS", "publish_simulation"]
 
 _GOODS = [
     ("ALC", "Whisky 70cl", 2500), ("ALC", "Gin 70cl", 2200), ("ALC", "Prosecco 75cl", 900),
@@ -43,7 +45,13 @@ _VEHICLES = [("Ford", "Focus"), ("Vauxhall", "Astra"), ("Volkswagen", "Golf"), (
              ("Audi", "A3"), ("Toyota", "Prius"), ("Nissan", "Qashqai")]
 _COLOURS = ["silver", "black", "white", "blue", "grey", "red"]
 _LETTERS = "ABCDEFGHJKLMNOPRSTUVWXYZ"
-FAULT_KINDS = ("not-json", "missing-field", "unknown-store", "missing-offset")
+FAULT_KINDS = ("malformed", "missing-field", "unknown-store", "bad-time")
+#: Which feed format each simulated retailer sends.
+RETAILER_FORMATS = {
+    "northway": "national_grocer", "pennywise": "national_grocer", "cornerstop": "national_grocer",
+    "brightchem": "national_grocer", "quikmart": "convenience_flat", "dayfresh": "convenience_flat",
+    "tillco": "bcp_csv", "hartleys": "bcp_csv",
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class Simulator:
                  now: datetime | None = None) -> None:
         self._rng = random.Random(seed)
         self._registry = registry
-        self._retailers = {r: registry.stores_of(r) for r in ("northway", "pennywise", "cornerstop", "brightchem")}
+        self._retailers = {r: registry.stores_of(r) for r in RETAILER_FORMATS}
         self._retailers = {r: stores for r, stores in self._retailers.items() if stores}
         self._fault_rate = fault_rate
         self._now = now
@@ -80,8 +88,9 @@ class Simulator:
         store = rng.choice(self._retailers[retailer])
         document = self._document(retailer, store)
         fault = rng.choice(FAULT_KINDS) if rng.random() < self._fault_rate else None
-        value = self._apply_fault(document, fault)
-        return SimulatedRecord("national_grocer", f"{retailer}:{document['incident']['id']}".encode(), value, fault)
+        feed = RETAILER_FORMATS[retailer]
+        value = _RENDERERS[feed](document, fault)
+        return SimulatedRecord(feed, f"{retailer}:{document['incident']['id']}".encode(), value, fault)
 
     def _document(self, retailer: str, store: Store) -> dict[str, object]:
         rng = self._rng
@@ -142,20 +151,95 @@ class Simulator:
             return f"{rng.randint(10**6, 10**7 - 1)}/25"
         return f"{force_id[:2].upper()}/{rng.randint(10**6, 10**8 - 1)}/25"
 
-    def _apply_fault(self, document: dict[str, object], fault: str | None) -> bytes:
-        if fault is None:
-            return json.dumps(document).encode()
-        if fault == "not-json":
-            return json.dumps(document).encode()[:-7]
-        if fault == "missing-field":
-            document = {key: value for key, value in document.items() if key != "store"}
-        elif fault == "unknown-store":
-            document["store"] = {"id": "ZZ9999"}
-        elif fault == "missing-offset":
-            occurred = dict(document["occurred"])  # type: ignore[arg-type]
-            occurred["from"] = str(occurred["from"])[:19]
-            document["occurred"] = occurred
-        return json.dumps(document).encode()
+
+def _render_grocer(document: dict[str, Any], fault: str | None) -> bytes:
+    if fault == "missing-field":
+        document = {key: value for key, value in document.items() if key != "store"}
+    elif fault == "unknown-store":
+        document = {**document, "store": {"id": "ZZ9999"}}
+    elif fault == "bad-time":
+        document = {**document, "occurred": {"from": str(document["occurred"]["from"])[:19]}}
+    encoded = json.dumps(document).encode()
+    return encoded[:-7] if fault == "malformed" else encoded
+
+
+def _flat_view(document: dict[str, Any]) -> dict[str, str]:
+    """The grocer document as the wording a convenience chain or a partnership would use."""
+    start = datetime.fromisoformat(document["occurred"]["from"]).astimezone(LONDON)
+    end = datetime.fromisoformat(document["occurred"]["to"]).astimezone(LONDON)
+    lines = document["loss"]["lines"]
+    total = sum(line["qty"] * line["unit_price_pence"] for line in lines)
+    descriptions = document["offenders"]["descriptions"]
+    first = descriptions[0] if descriptions else {}
+    vehicles = document["vehicles"]
+    car = vehicles[0] if vehicles else {}
+    return {
+        "date": f"{start:%d/%m/%Y}",
+        "time": f"{start:%H:%M}",
+        "end": f"{end:%H:%M}" if end.date() == start.date() else "",
+        "value": f"£{total / 100:,.2f}",
+        "items": "; ".join(f"{line['qty']}x {line['description']}" for line in lines),
+        "description": ", ".join(filter(None, [
+            first.get("gender"), first.get("build"), first.get("complexion"),
+            f"{first['eye_colour']} eyes" if first.get("eye_colour") else "", first.get("ethnicity"),
+            *first.get("features", []),
+        ])),
+        "reg": car.get("vrm", ""),
+        "vehicle": " ".join(filter(None, [car.get("colour"), car.get("make", "").lower(), car.get("model", "").lower()])),
+    }
+
+
+def _yn(value: object) -> str:
+    return "Y" if value else "N"
+
+
+def _render_convenience(document: dict[str, Any], fault: str | None) -> bytes:
+    flat = _flat_view(document)
+    record = {
+        "chain": document["retailer"], "ref": document["incident"]["id"], "rev": str(document["incident"]["revision"]),
+        "shop": document["store"]["id"], "incident_date": flat["date"], "incident_time": flat["time"],
+        "end_time": flat["end"], "value_gbp": flat["value"], "items": flat["items"], "mo": document["narrative"],
+        "offenders": str(document["offenders"]["count"]), "offender_desc": flat["description"],
+        "vehicle_reg": flat["reg"], "vehicle": flat["vehicle"], "violence": _yn(document["flags"]["violence"]),
+        "threats": _yn(document["flags"]["threats"]), "weapon": _yn(document["flags"]["weapon"]),
+        "cctv": _yn(document["cctv"]), "crime_no": document["police"]["crime_reference"] or "", "force": "",
+    }
+    if fault == "missing-field":
+        del record["shop"]
+    elif fault == "unknown-store":
+        record["shop"] = "ZZ9999"
+    elif fault == "bad-time":
+        record["incident_time"] = "25:61"
+    encoded = json.dumps(record).encode()
+    return encoded[:-7] if fault == "malformed" else encoded
+
+
+def _render_bcp(document: dict[str, Any], fault: str | None) -> bytes:
+    from crimelink.feeds.bcp_csv import COLUMNS, to_message
+
+    flat = _flat_view(document)
+    row = {
+        "Report Ref": document["incident"]["id"], "Member ID": document["retailer"], "Site Code": document["store"]["id"],
+        "Site Name": "", "Postcode": "", "Incident Date": flat["date"], "Incident Time": flat["time"],
+        "Offence": "Theft from shop", "Goods": flat["items"], "Value": flat["value"],
+        "Offender Count": str(document["offenders"]["count"]), "Offender Description": flat["description"],
+        "Vehicle Reg": flat["reg"], "Vehicle Description": flat["vehicle"], "Police Force": "",
+        "Police Ref": document["police"]["crime_reference"] or "", "Violence": _yn(document["flags"]["violence"]),
+        "CCTV": _yn(document["cctv"]), "Details": document["narrative"], "Revision": str(document["incident"]["revision"]),
+    }
+    if fault == "missing-field":
+        row["Site Code"] = ""
+    elif fault == "unknown-store":
+        row["Site Code"] = "ZZ9999"
+    elif fault == "bad-time":
+        row["Incident Time"] = "25:61"
+    values = [row[column] for column in COLUMNS]
+    if fault == "malformed":
+        values = values[:-3]
+    return to_message(COLUMNS, values)
+
+
+_RENDERERS = {"national_grocer": _render_grocer, "convenience_flat": _render_convenience, "bcp_csv": _render_bcp}
 
 
 def publish_simulation(*, bootstrap: str, count: int | None, rate: float, seed: int = 7, fault_rate: float = 0.04,

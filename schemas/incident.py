@@ -160,6 +160,10 @@ class Incident(_Model):
     eligibility: Eligibility = Field(Eligibility.PENDING, description="referable, pending, invalid or expired.")
     eligibility_reason: str = Field("", description="Why the incident has that eligibility.")
     narrative: str = Field("", max_length=10_000, description="Free-text account (MO) as the retailer wrote it.")
+    unmapped_codes: list[str] = Field(
+        default_factory=list,
+        description="Feed codes no rule maps yet ('tactic:X', 'goods:Y'); extend the rules files to map them.",
+    )
     reported_at: UtcDatetime | None = Field(None, description="When the retailer says it reported the incident.")
     received_at: UtcDatetime = Field(description="When crimelink read the raw record.")
     source: SourcePosition | None = Field(None, description="Where the raw record sits in Kafka.")

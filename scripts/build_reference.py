@@ -24,6 +24,10 @@ RETAILERS = {
     "pennywise": ("national_grocer", "PW", "Pennywise Local", 60),
     "cornerstop": ("national_grocer", "CS", "CornerStop", 60),
     "brightchem": ("national_grocer", "BC", "Brightchem Pharmacy", 45),
+    "quikmart": ("convenience_flat", "QM", "Quikmart", 60),
+    "dayfresh": ("convenience_flat", "DF", "Dayfresh Express", 40),
+    "tillco": ("bcp_csv", "TC", "Tillco Discount", 40),
+    "hartleys": ("bcp_csv", "HT", "Hartleys Home & Garden", 30),
 }
 
 

@@ -221,7 +221,7 @@ INCIDENT_COLUMNS = [
     "total_value_pence", "goods_json", "tactics", "offender_count", "offenders_json",
     "vehicle_registrations", "vehicles_json", "violence", "threats", "weapon", "cctv_available",
     "crime_ref_force", "crime_ref_raw", "crime_ref_normalised", "crime_ref_status", "crime_ref_reason",
-    "eligibility", "eligibility_reason", "narrative", "reported_at", "received_at", "source_topic",
+    "eligibility", "eligibility_reason", "narrative", "unmapped_codes", "reported_at", "received_at", "source_topic",
     "source_partition", "source_offset",
 ]
 
@@ -243,6 +243,7 @@ def incident_row(incident: Incident) -> list[Any]:
         json.dumps(dumped["vehicles"]), incident.violence, incident.threats, incident.weapon,
         incident.cctv_available, reference.force_id, reference.raw, reference.normalised, reference.status.value,
         reference.reason, incident.eligibility.value, incident.eligibility_reason, incident.narrative,
+        incident.unmapped_codes,
         _utc(incident.reported_at), _utc(incident.received_at),
         source.topic if source else "", source.partition if source else 0, source.offset if source else 0,
     ]

@@ -118,6 +118,10 @@ ORDER BY version
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, incidents_latest, dead_letters", (_INCIDENTS, _INCIDENTS_LATEST, _DEAD_LETTERS)),
+    Migration(2, "incidents.unmapped_codes", (
+        "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS unmapped_codes Array(String) "
+        "COMMENT 'feed codes no rule maps yet' AFTER narrative",
+    )),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 BOOTSTRAP = ("CREATE DATABASE IF NOT EXISTS {db}", _MIGRATIONS_TABLE)

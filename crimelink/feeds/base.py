@@ -48,6 +48,7 @@ class IncidentDraft:
     crime_number_force: str | None = None
     narrative: str = ""
     reported_at: datetime | None = None
+    unmapped_codes: list[str] = field(default_factory=list)
 
 
 class FeedAdapter(ABC):
@@ -94,24 +95,38 @@ def vehicle(registration: str | None, make: str | None, model: str | None, colou
     )
 
 
-def tactics_from(feed: str, codes: list[str], text: str) -> list[Tactic]:
-    """Controlled tactics from a feed's codes first, then from its free text; unknown codes are kept out."""
+def tactics_from(feed: str, codes: list[str], text: str, unmapped: list[str] | None = None) -> list[Tactic]:
+    """Controlled tactics from a feed's codes first, then from its free text.
+
+    Codes no rule knows are appended to ``unmapped`` (kept on the incident, so operators can
+    extend the rules) rather than guessed.
+    """
     vocabulary = taxonomy.tactics()
     found: dict[str, Tactic] = {}
     for code in codes:
         mapped = vocabulary.from_code(feed, code)
-        if mapped and mapped not in found:
+        if mapped is None:
+            if unmapped is not None:
+                unmapped.append(f"tactic:{code}")
+        elif mapped not in found:
             found[mapped] = Tactic(code=mapped, source_text=code)
     for mapped, phrase in vocabulary.from_text(feed, text):
         found.setdefault(mapped, Tactic(code=mapped, source_text=phrase))
     return list(found.values())
 
 
-def goods_line(feed: str, code_or_text: str, quantity: int, value_pence: int) -> GoodsLine:
-    """A goods line whose category comes from the feed's code, else its wording, else OTHER."""
+def goods_line(feed: str, code: str | None, quantity: int, value_pence: int, text: str = "",
+               unmapped: list[str] | None = None) -> GoodsLine:
+    """A goods line whose category comes from the feed's code, else its wording, else OTHER.
+
+    The description keeps the retailer's code and wording verbatim ("ALC: Whisky 70cl").
+    """
     vocabulary = taxonomy.goods()
-    category = vocabulary.from_code(feed, code_or_text)
+    category = vocabulary.from_code(feed, code) if code else None
     if category is None:
-        matches = vocabulary.from_text(feed, code_or_text)
+        matches = vocabulary.from_text(feed, text or code or "")
         category = matches[0][0] if matches else "OTHER"
-    return GoodsLine(category=category, description=code_or_text, quantity=quantity, value_pence=value_pence)
+        if code and unmapped is not None:
+            unmapped.append(f"goods:{code}")
+    description = ": ".join(part for part in (code, text) if part)
+    return GoodsLine(category=category, description=description, quantity=quantity, value_pence=value_pence)

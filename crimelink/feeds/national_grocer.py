@@ -138,6 +138,10 @@ class NationalGrocerAdapter(FeedAdapter):
         if record.occurred.to is not None and record.occurred.to < record.occurred.from_:
             raise reject("occurred.to", "before-start", "the end of the time range is before its start",
                          record.occurred.to.isoformat())
+        unmapped: list[str] = []
+        goods = [goods_line(FEED, line.category, line.qty, line.qty * line.unit_price_pence, line.description, unmapped)
+                 for line in record.loss.lines]
+        tactics = tactics_from(FEED, record.tactics, record.narrative, unmapped)
         return IncidentDraft(
             retailer=record.retailer,
             incident_id=record.incident.id,
@@ -148,9 +152,9 @@ class NationalGrocerAdapter(FeedAdapter):
             source_local_time=record.occurred.from_.isoformat()
             + (f"/{record.occurred.to.isoformat()}" if record.occurred.to else ""),
             source_timezone="UTC-offset",
-            goods=[goods_line(FEED, line.category, line.qty, line.qty * line.unit_price_pence)
-                   for line in record.loss.lines],
-            tactics=tactics_from(FEED, record.tactics, record.narrative),
+            goods=goods,
+            tactics=tactics,
+            unmapped_codes=unmapped,
             offender_count=max(record.offenders.count, len(record.offenders.descriptions)),
             offender_descriptions=[
                 OffenderDescription(
