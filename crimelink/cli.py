@@ -132,6 +132,106 @@ def simulate(count: int, rate: float, seed: int, fault_rate: float) -> None:
     click.echo(f"published {sent} records to {settings.effective_kafka_bootstrap}")
 
 
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "feed_format", required=True, help="Feed format (adapter) name, e.g. bcp_csv.")
+@click.option("--quiet", is_flag=True, help="Print only rejected records and the summary.")
+def validate(path: Path, feed_format: str, quiet: bool) -> None:
+    """Check a sample feed file offline: what would be accepted, rejected, and why. Exit 1 if any is rejected."""
+    from crimelink.stores import StoreRegistry
+    from crimelink.validate import validate_file
+    from schemas.incident import Incident
+
+    verdicts, tally = validate_file(path, feed_format, StoreRegistry.load(get_settings().stores_file))
+    for verdict in verdicts:
+        outcome = verdict.outcome
+        if isinstance(outcome, Incident):
+            if quiet:
+                continue
+            tactics = ",".join(t.code for t in outcome.tactics) or "-"
+            click.echo(f"line {verdict.line}: ACCEPTED {outcome.retailer}/{outcome.incident_id} rev {outcome.revision} "
+                       f"-> {outcome.store.force_id} ({outcome.store.region_id}), {outcome.eligibility.value}: "
+                       f"{outcome.eligibility_reason}; tactics {tactics}; value £{outcome.total_value_pence / 100:,.2f}")
+            if outcome.unmapped_codes:
+                click.echo(f"    unmapped codes (ask the operator to extend the rules): {', '.join(outcome.unmapped_codes)}")
+        else:
+            who = f" {outcome.retailer or '?'}/{outcome.incident_id or '?'}"
+            click.echo(f"line {verdict.line}: REJECTED{who}")
+            for reason in outcome.reasons:
+                shown = f" (value {reason.value!r})" if reason.value is not None else ""
+                click.echo(f"    {reason.field}: {reason.problem}: {reason.message}{shown}")
+    summary = ", ".join(f"{count} {name}" for name, count in sorted(tally.items()))
+    click.echo(f"{len(verdicts)} record(s): {summary or 'none'}")
+    if tally.get("rejected"):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "feed_format", required=True, help="Feed format (adapter) name, e.g. bcp_csv.")
+def ingest(path: Path, feed_format: str) -> None:
+    """Stream a feed file (JSON Lines, JSON array or CSV export) into its raw topic, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from crimelink.feed_files import count_records, read_feed_file
+    from crimelink.kafka_io import Publisher
+    from streams.topic_names import TopicNames
+
+    settings = get_settings()
+    topic = TopicNames(settings).raw.get(feed_format)
+    if topic is None:
+        from crimelink.feeds import adapter_for
+
+        adapter_for(feed_format)  # raises UnknownFeedFormat with the known names
+    total = count_records(path, feed_format)
+    sent = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Publisher(settings.effective_kafka_bootstrap) as publisher, Progress(*columns) as progress:
+        task = progress.add_task(f"{path.name} -> {topic}", total=total)
+        for record in read_feed_file(path, feed_format):
+            publisher.send(str(topic), record.payload, key=f"{path.name}:{record.line}".encode())
+            sent += 1
+            progress.update(task, advance=1)
+    click.echo(f"sent {sent} record(s) from {path} to {topic} at {settings.effective_kafka_bootstrap}")
+
+
+@main.command("crime-number")
+@click.argument("retailer")
+@click.argument("incident_id")
+@click.argument("crime_reference")
+@click.option("--force", "force_id", default=None, help="Issuing force id, when it is not the store's force.")
+def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id: str | None) -> None:
+    """Send a crime-number update for an incident already reported (what a retailer's system does)."""
+    from crimelink.kafka_io import Publisher
+    from schemas.outcomes import CrimeNumberUpdate
+    from streams.topic_names import TopicNames
+
+    settings = get_settings()
+    update = CrimeNumberUpdate(retailer=retailer, incident_id=incident_id, crime_reference=crime_reference,
+                               force_id=force_id)
+    topic = TopicNames(settings).crime_number_updates
+    with Publisher(settings.effective_kafka_bootstrap) as publisher:
+        publisher.send(topic, update.model_dump_json().encode(), key=update.key.encode())
+    click.echo(f"sent crime number {crime_reference!r} for {update.key} to {topic}")
+
+
+@main.command()
+@click.argument("retailer")
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def backlog(retailer: str, output: str) -> None:
+    """One retailer's backlog: incidents rejected, pending or invalid (with what to do), and expired."""
+    from crimelink.query_client import print_result, run_query
+
+    result = run_query(
+        "SELECT incident_id, revision, current_status AS status, reason, action, deadline, updated_at "
+        "FROM retailer_backlog WHERE retailer = {retailer:String} ORDER BY deadline IS NULL, deadline, updated_at",
+        {"retailer": retailer},
+    )
+    if not result.rows:
+        click.echo(f"{retailer}: nothing rejected, pending or expired", err=True)
+    print_result(result, output)
+
+
 # --- analysts -------------------------------------------------------------------------------
 
 @main.command()

@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     clickhouse_password: SecretStr | None = Field(None, description="Password for an http(s) DSN.")
     retention_days: int = Field(730, ge=1, description="TTL of incident and outcome rows, in days.")
 
+    # Crime-number gate
+    pending_deadline_seconds: float = Field(
+        14 * 86400, gt=0, description="How long an incident may await a valid crime number before it expires."
+    )
+    expired_retention_days: int = Field(
+        365, ge=1, description="How long the gate remembers an expired incident, so a late update cannot make it referable."
+    )
+    expiry_check_seconds: float = Field(30.0, gt=0, description="How often the gate looks for incidents past their deadline.")
+
     # Sink batching
     sink_batch_size: int = Field(1000, ge=1, description="Most rows per ClickHouse insert.")
     sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before a partial batch is written.")

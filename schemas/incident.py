@@ -159,6 +159,12 @@ class Incident(_Model):
     crime_reference: CrimeReference = Field(description="Police crime number and its check result.")
     eligibility: Eligibility = Field(Eligibility.PENDING, description="referable, pending, invalid or expired.")
     eligibility_reason: str = Field("", description="Why the incident has that eligibility.")
+    status_changed_at: UtcDatetime | None = Field(
+        None, description="When the crime-number gate last set the eligibility (orders same-revision updates)."
+    )
+    pending_deadline: UtcDatetime | None = Field(
+        None, description="For a pending or invalid incident: when it expires without a valid crime number."
+    )
     narrative: str = Field("", max_length=10_000, description="Free-text account (MO) as the retailer wrote it.")
     unmapped_codes: list[str] = Field(
         default_factory=list,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.incident import UtcDatetime
 
-__all__ = ["Reason", "DeadLetter"]
+__all__ = ["Reason", "DeadLetter", "CrimeNumberUpdate", "FeedbackStatus", "Feedback"]
 
 
 class Reason(BaseModel):
@@ -53,3 +54,42 @@ class DeadLetter(BaseModel):
     @property
     def summary(self) -> str:
         return "; ".join(f"{r.field}: {r.problem}" for r in self.reasons)
+
+
+class CrimeNumberUpdate(BaseModel):
+    """What a retailer sends when the force issues the crime number for an incident already reported."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    retailer: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    incident_id: str = Field(min_length=1, max_length=128)
+    crime_reference: str = Field(min_length=1, max_length=64, description="The crime number as the force gave it.")
+    force_id: str | None = Field(None, description="Issuing force when it is not the store's force.")
+
+    @property
+    def key(self) -> str:
+        return f"{self.retailer}:{self.incident_id}"
+
+
+class FeedbackStatus(StrEnum):
+    REJECTED = "rejected"  # the record could not be read; nothing was stored as an incident
+    PENDING = "pending"  # stored; waiting for a crime number
+    INVALID = "invalid"  # stored; the crime number given is not valid for the force
+    REFERABLE = "referable"  # stored and referable
+    EXPIRED = "expired"  # no valid crime number before the deadline: intelligence only, never referable
+    UPDATE_IGNORED = "update-ignored"  # a crime-number update that matched nothing awaiting one
+
+
+class Feedback(BaseModel):
+    """One line of a retailer's feedback: what happened to an incident and what, if anything, to do."""
+
+    model_config = ConfigDict(frozen=True)
+
+    retailer: str
+    incident_id: str
+    revision: int = 0
+    status: FeedbackStatus
+    reason: str = Field(description="What crimelink found.")
+    action: str = Field("", description="What the retailer should do about it; empty when nothing.")
+    deadline: UtcDatetime | None = Field(None, description="When a pending incident expires.")
+    at: UtcDatetime

@@ -19,12 +19,12 @@ from urllib.parse import urlparse
 from crimelink.errors import QueryError, SchemaError, SinkWriteError, StoreError
 from crimelink.settings import Settings
 from schemas.incident import Incident
-from schemas.outcomes import DeadLetter
+from schemas.outcomes import DeadLetter, Feedback
 from sinks import schema
 from sinks.readonly import READ_ONLY_SETTINGS
 
 __all__ = ["ClickHouseStore", "BatchSink", "QueryResult", "incident_row", "dead_letter_row",
-           "INCIDENT_COLUMNS", "DEAD_LETTER_COLUMNS"]
+           "INCIDENT_COLUMNS", "DEAD_LETTER_COLUMNS", "FEEDBACK_COLUMNS", "feedback_row"]
 
 log = logging.getLogger(__name__)
 _EPOCH_2020_MS = 1_577_836_800_000
@@ -210,7 +210,8 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _version(incident: Incident) -> int:
-    millis = int(incident.received_at.timestamp() * 1000) - _EPOCH_2020_MS
+    changed = incident.status_changed_at or incident.received_at
+    millis = int(changed.timestamp() * 1000) - _EPOCH_2020_MS
     return (incident.revision << 40) | max(0, min(millis, (1 << 40) - 1))
 
 
@@ -221,7 +222,8 @@ INCIDENT_COLUMNS = [
     "total_value_pence", "goods_json", "tactics", "offender_count", "offenders_json",
     "vehicle_registrations", "vehicles_json", "violence", "threats", "weapon", "cctv_available",
     "crime_ref_force", "crime_ref_raw", "crime_ref_normalised", "crime_ref_status", "crime_ref_reason",
-    "eligibility", "eligibility_reason", "narrative", "unmapped_codes", "reported_at", "received_at", "source_topic",
+    "eligibility", "eligibility_reason", "pending_deadline", "status_changed_at", "narrative", "unmapped_codes",
+    "reported_at", "received_at", "source_topic",
     "source_partition", "source_offset",
 ]
 
@@ -242,7 +244,8 @@ def incident_row(incident: Incident) -> list[Any]:
         [v.registration for v in incident.vehicles if v.registration and v.registration_valid],
         json.dumps(dumped["vehicles"]), incident.violence, incident.threats, incident.weapon,
         incident.cctv_available, reference.force_id, reference.raw, reference.normalised, reference.status.value,
-        reference.reason, incident.eligibility.value, incident.eligibility_reason, incident.narrative,
+        reference.reason, incident.eligibility.value, incident.eligibility_reason, _utc(incident.pending_deadline),
+        _utc(incident.status_changed_at), incident.narrative,
         incident.unmapped_codes,
         _utc(incident.reported_at), _utc(incident.received_at),
         source.topic if source else "", source.partition if source else 0, source.offset if source else 0,
@@ -253,6 +256,14 @@ DEAD_LETTER_COLUMNS = [
     "feed_format", "retailer", "incident_id", "topic", "partition", "offset", "received_at", "reason_fields",
     "reason_problems", "reason_messages", "reason_values", "summary", "payload", "payload_encoding",
 ]
+
+
+FEEDBACK_COLUMNS = ["retailer", "incident_id", "revision", "status", "reason", "action", "deadline", "at"]
+
+
+def feedback_row(entry: Feedback) -> list[Any]:
+    return [entry.retailer, entry.incident_id, entry.revision, entry.status.value, entry.reason, entry.action,
+            _utc(entry.deadline), _utc(entry.at)]
 
 
 def dead_letter_row(letter: DeadLetter) -> list[Any]:

@@ -116,11 +116,52 @@ ENGINE = ReplacingMergeTree
 ORDER BY version
 """
 
+_FEEDBACK = """
+CREATE TABLE IF NOT EXISTS {db}.retailer_feedback
+(
+    retailer LowCardinality(String),
+    incident_id String,
+    revision UInt32,
+    status LowCardinality(String) COMMENT 'rejected, pending, invalid, referable, expired or update-ignored',
+    reason String,
+    action String COMMENT 'what the retailer should do; empty when nothing',
+    deadline Nullable(DateTime64(3, 'UTC')),
+    at DateTime64(3, 'UTC'),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (retailer, incident_id, at, status)
+TTL toDateTime(at) + INTERVAL {retention_days} DAY
+COMMENT 'Every status change and rejection per retailer incident: the crime-number history and retailer feedback'
+"""
+
+_BACKLOG = """
+CREATE VIEW IF NOT EXISTS {db}.retailer_backlog AS
+SELECT retailer, incident_id,
+       argMaxIf(revision, at, status != 'update-ignored') AS revision,
+       argMaxIf(status, at, status != 'update-ignored') AS current_status,
+       argMaxIf(reason, at, status != 'update-ignored') AS reason,
+       argMaxIf(action, at, status != 'update-ignored') AS action,
+       argMaxIf(deadline, at, status != 'update-ignored') AS deadline,
+       max(at) AS updated_at
+FROM {db}.retailer_feedback FINAL
+GROUP BY retailer, incident_id
+HAVING current_status IN ('rejected', 'pending', 'invalid', 'expired')
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, incidents_latest, dead_letters", (_INCIDENTS, _INCIDENTS_LATEST, _DEAD_LETTERS)),
     Migration(2, "incidents.unmapped_codes", (
         "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS unmapped_codes Array(String) "
         "COMMENT 'feed codes no rule maps yet' AFTER narrative",
+    )),
+    Migration(3, "retailer_feedback, retailer_backlog; gate columns on incidents", (
+        _FEEDBACK, _BACKLOG,
+        "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS pending_deadline Nullable(DateTime64(3, 'UTC')) "
+        "AFTER eligibility_reason",
+        "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS status_changed_at Nullable(DateTime64(3, 'UTC')) "
+        "AFTER pending_deadline",
     )),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

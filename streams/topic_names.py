@@ -17,10 +17,14 @@ class TopicNames:
         self.normalised = f"{prefix}incidents.normalised"
         self.checked = f"{prefix}incidents.checked"
         self.dead_letters = f"{prefix}deadletter"
+        self.crime_number_updates = f"{prefix}crime-number-updates"  # retailers publish here
+        self.gate_commands = f"{prefix}gate.commands"  # internal: updates and expiries, keyed by incident
+        self.feedback = f"{prefix}feedback"  # per-retailer outcomes, keyed by retailer
 
     def feed_of(self, topic: str) -> str | None:
         """The feed format a raw topic carries."""
         return next((name for name, raw_topic in self.raw.items() if raw_topic == topic), None)
 
     def all(self) -> list[str]:
-        return [*self.raw.values(), self.normalised, self.checked, self.dead_letters]
+        return [*self.raw.values(), self.normalised, self.checked, self.dead_letters, self.crime_number_updates,
+                self.gate_commands, self.feedback]

@@ -12,7 +12,8 @@ from crimelink.settings import get_settings
 from streams.app import app
 from streams.topic_names import TopicNames
 
-__all__ = ["TopicNames", "names", "raw", "normalised", "checked", "dead_letters"]
+__all__ = ["TopicNames", "names", "raw", "normalised", "checked", "dead_letters", "crime_number_updates",
+           "gate_commands", "feedback"]
 
 
 def _bytes_topic(*topic_names: str) -> TopicT:
@@ -24,3 +25,6 @@ raw = _bytes_topic(*names.raw.values())
 normalised = _bytes_topic(names.normalised)
 checked = _bytes_topic(names.checked)
 dead_letters = _bytes_topic(names.dead_letters)
+crime_number_updates = _bytes_topic(names.crime_number_updates)
+gate_commands = _bytes_topic(names.gate_commands)
+feedback = _bytes_topic(names.feedback)

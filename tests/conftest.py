@@ -78,6 +78,13 @@ class RunningWorker:
     def stop(self) -> None:
         self.process.stop()
 
+    def restart(self) -> RunningWorker:
+        """Stop and start again with the same app id, topics and store: state must come back from Kafka."""
+        self.process.stop()
+        self.process = WorkerProcess(self.env, self.home / "worker.log", f"http://127.0.0.1:{self.web_port}")
+        self.process.start()
+        return self
+
     def query(self, sql: str, **parameters: Any) -> QueryResult:
         return run_query(sql, parameters, self.settings)
 

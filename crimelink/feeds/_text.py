@@ -41,13 +41,13 @@ def pounds_to_pence(value: str, field: str) -> int:
     return int(pounds) * 100 + pence
 
 
-def local_datetime(day: str, clock: str, field: str, *, day_first: bool = True) -> datetime:
+def local_datetime(day: str, clock: str, field: str, *, day_field: str | None = None, day_first: bool = True) -> datetime:
     """A UK wall-clock date and time (dd/mm/yyyy or yyyy-mm-dd, HH:MM[:SS]) as an aware Europe/London time.
 
     In the autumn hour that happens twice the earlier one is taken; a time in the spring gap
     (which never happened) is refused rather than shifted silently.
     """
-    parsed_day = _parse_day(day.strip(), field, day_first)
+    parsed_day = _parse_day(day.strip(), day_field or field, day_first)
     try:
         parsed_time = time.fromisoformat(clock.strip()) if clock.strip() else time(0, 0)
     except ValueError:

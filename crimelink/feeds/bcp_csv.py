@@ -77,7 +77,8 @@ class BcpCsvAdapter(FeedAdapter):
                 reasons.extend(error.reasons)
                 return None
 
-        start = attempt(local_datetime, row["Incident Date"], row.get("Incident Time", ""), "Incident Time")
+        start = attempt(lambda: local_datetime(row["Incident Date"], row.get("Incident Time", ""), "Incident Time",
+                                               day_field="Incident Date"))
         value = attempt(pounds_to_pence, row.get("Value") or "0", "Value")
         violence = attempt(yes_no, row.get("Violence"), "Violence")
         cctv = attempt(yes_no, row.get("CCTV"), "CCTV")

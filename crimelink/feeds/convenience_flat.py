@@ -91,10 +91,11 @@ class ConvenienceFlatAdapter(FeedAdapter):
                 reasons.extend(error.reasons)
                 return None
 
-        start: datetime | None = attempt(local_datetime, record.incident_date, record.incident_time, "incident_time")
+        start: datetime | None = attempt(
+            lambda: local_datetime(record.incident_date, record.incident_time, "incident_time", day_field="incident_date"))
         end: datetime | None = None
-        if record.end_time:
-            end = attempt(local_datetime, record.incident_date, record.end_time, "end_time")
+        if record.end_time and start is not None:
+            end = attempt(lambda: local_datetime(record.incident_date, record.end_time, "end_time"))
         value = attempt(pounds_to_pence, record.value_gbp, "value_gbp")
         flags = {name: attempt(yes_no, getattr(record, name), name) for name in ("violence", "threats", "weapon", "cctv")}
         if start is not None and end is not None and end < start:

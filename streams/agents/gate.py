@@ -1,18 +1,60 @@
-"""Normalised incidents -> incidents with a checked crime number and an explicit eligibility."""
+"""Normalised incidents and gate commands -> incidents with explicit eligibility, plus retailer feedback.
+
+The held incidents live in a Faust table (changelog-backed, so a restarted worker recovers
+them). Events are handled one at a time: a table write belongs to the partition of the event
+being processed.
+"""
 
 from __future__ import annotations
 
-from crimelink.gate import apply_gate
+import json
+from datetime import UTC, datetime, timedelta
+
+from crimelink.gate import CrimeNumberGate, GateOutcome
+from crimelink.settings import get_settings
 from schemas.incident import Incident
+from schemas.outcomes import CrimeNumberUpdate
 from streams import topics
 from streams.app import app
 
-__all__ = ["crime_number_gate"]
+__all__ = ["crime_number_gate", "expire_overdue", "held"]
+
+_settings = get_settings()
+
+held = app.Table("awaiting-crime-number", default=None, partitions=_settings.topic_partitions)
+gate = CrimeNumberGate(
+    held,
+    deadline=timedelta(seconds=_settings.pending_deadline_seconds),
+    expired_retention=timedelta(days=_settings.expired_retention_days),
+)
 
 
-@app.agent(topics.normalised)
+@app.agent(app.topic(topics.names.normalised, topics.names.gate_commands, key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw"))
 async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
-    async for events in stream.take_events(500, within=0.2):
-        for event in events:
-            incident = apply_gate(Incident.model_validate_json(event.value))
-            await topics.checked.send(key=event.key, value=incident.model_dump_json().encode())
+    async for event in stream.events():
+        now = datetime.now(UTC)
+        if event.message.topic == topics.names.normalised:
+            outcome = gate.on_incident(Incident.model_validate_json(event.value), now)
+        else:
+            command = json.loads(event.value)
+            if command["command"] == "update":
+                outcome = gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), now)
+            else:
+                outcome = gate.on_expire(command["key"], now)
+        await _emit(outcome)
+
+
+async def _emit(outcome: GateOutcome) -> None:
+    for incident in outcome.checked:
+        await topics.checked.send(key=incident.key.encode(), value=incident.model_dump_json().encode())
+    for entry in outcome.feedback:
+        await topics.feedback.send(key=entry.retailer.encode(), value=entry.model_dump_json().encode())
+
+
+@app.timer(interval=_settings.expiry_check_seconds)
+async def expire_overdue() -> None:
+    """Ask the gate to expire what is past its deadline; the command goes through the stream so the
+    table is changed by the partition that owns the key."""
+    for key in gate.due(datetime.now(UTC)):
+        await topics.gate_commands.send(key=key.encode(), value=json.dumps({"command": "expire", "key": key}).encode())

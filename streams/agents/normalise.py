@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from crimelink.gate import feedback_for_dead_letter
 from crimelink.normalise import Normaliser, RawRecord
 from crimelink.settings import get_settings
 from crimelink.stores import StoreRegistry
@@ -31,5 +32,8 @@ async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
                     key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
                     value=result.model_dump_json().encode(),
                 )
+                feedback = feedback_for_dead_letter(result)
+                if feedback is not None:
+                    await topics.feedback.send(key=feedback.retailer.encode(), value=feedback.model_dump_json().encode())
             else:
                 await topics.normalised.send(key=result.key.encode(), value=result.model_dump_json().encode())

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 
+from crimelink.feeds.bcp_csv import to_message
 from crimelink.gate import apply_gate
 from crimelink.kafka_io import Publisher, read_topic
 from crimelink.normalise import Normaliser, RawRecord
-from crimelink.simulate import Simulator
+from crimelink.simulate import SimulatedRecord, Simulator
 from crimelink.stores import StoreRegistry
 from schemas.outcomes import DeadLetter
 from tests.conftest import RunningWorker, grocer_record, wait_until
@@ -62,35 +65,63 @@ def test_a_malformed_record_goes_to_the_dead_letter_topic_and_the_next_one_is_pr
     assert worker.query("SELECT summary, payload FROM dead_letters").rows == [("$: not-json", bad.decode())]
 
 
-def test_every_simulated_record_is_accounted_for_once(start_worker) -> None:  # type: ignore[no-untyped-def]
+def _revised(record: SimulatedRecord) -> bytes:
+    """The same incident as revision 2, in the record's own format."""
+    if record.feed_format == "bcp_csv":
+        rows = list(csv.reader(io.StringIO(record.value.decode())))
+        rows[1][rows[0].index("Revision")] = "2"
+        rows[1][rows[0].index("Police Ref")] = ""
+        return to_message(rows[0], rows[1])
+    document = json.loads(record.value)
+    if record.feed_format == "convenience_flat":
+        document.update(rev="2", crime_no="")
+    else:
+        document["incident"]["revision"] = 2
+        document["police"]["crime_reference"] = None
+    return json.dumps(document).encode()
+
+
+def test_every_message_ends_in_exactly_one_outcome_with_duplicates_and_revisions(start_worker) -> None:  # type: ignore[no-untyped-def]
     worker = start_worker()
     now = datetime.now(UTC)
     registry = StoreRegistry.load()
     records = list(Simulator(registry, seed=5, fault_rate=0.05, now=now).records(600))
-    resent = records[:20]  # retailers re-send: must not be stored twice
+    good = [record for record in records if record.fault is None]
+    resent = records[:30]  # retailers re-send: must not be stored twice
+    revised = good[100:130]  # revision 2 drops the crime number: the incident becomes pending
     with Publisher(worker.bootstrap) as publisher:
         for record in [*records, *resent]:
             publisher.send(worker.topics.raw[record.feed_format], record.value, key=record.key)
+        for record in revised:
+            publisher.send(worker.topics.raw[record.feed_format], _revised(record), key=record.key)
 
     normaliser = Normaliser(registry)
     expected: Counter[str] = Counter()
     for record in records:
         result = normaliser.normalise(RawRecord(record.feed_format, record.value, "t", 0, 0, now))
-        expected["rejected" if isinstance(result, DeadLetter) else apply_gate(result).eligibility.value] += 1
+        if isinstance(result, DeadLetter):
+            expected["rejected"] += 1
+        elif record not in revised:
+            expected[apply_gate(result).eligibility.value] += 1
+    expected["pending"] += len(revised)
     faults = sum(1 for record in records if record.fault)
     resent_faults = sum(1 for record in resent if record.fault)
     assert expected["rejected"] == faults > 0
+    assert {record.feed_format for record in records} == {"national_grocer", "convenience_flat", "bcp_csv"}
 
     def stored() -> tuple[int, int]:
         return (worker.scalar("SELECT count() FROM incidents_latest"),
                 worker.scalar("SELECT count() FROM dead_letters FINAL"))
 
-    wait_until(lambda: stored() == (len(records) - faults, faults + resent_faults), timeout=90,
+    wait_until(lambda: stored() == (len(good), faults + resent_faults), timeout=90,
                message="every record in exactly one outcome")
+    wait_until(lambda: worker.scalar("SELECT count() FROM incidents_latest WHERE revision = 2") == len(revised),
+               message="every revision 2 stored")
     by_eligibility = dict(worker.query("SELECT eligibility, count() FROM incidents_latest GROUP BY eligibility").rows)
     assert by_eligibility == {key: value for key, value in expected.items() if key != "rejected"}
-    forces = worker.scalar("SELECT uniqExact(force_id) FROM incidents_latest")
-    assert forces > 20
+    assert worker.scalar("SELECT countIf(revision = 2 AND eligibility != 'pending') FROM incidents_latest") == 0
+    assert worker.scalar("SELECT uniqExact(force_id) FROM incidents_latest") > 20
+    assert worker.scalar("SELECT uniqExact(feed_format) FROM incidents_latest") == 3
 
 
 def test_the_query_api_rejects_writes_with_a_clear_message(start_worker) -> None:  # type: ignore[no-untyped-def]

@@ -94,7 +94,7 @@ def test_convenience_flat_fixture(normaliser: Normaliser) -> None:
 
     assert isinstance(broken, DeadLetter)
     assert {(r.field, r.problem) for r in broken.reasons} == {
-        ("incident_time", "not-a-date"), ("value_gbp", "not-an-amount"), ("cctv", "not-yes-no")}
+        ("incident_date", "not-a-date"), ("value_gbp", "not-an-amount"), ("cctv", "not-yes-no")}
     assert broken.retailer == "quikmart" and broken.incident_id == "QM-88815"
 
 

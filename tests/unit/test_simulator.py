@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 from crimelink.gate import apply_gate
 from crimelink.normalise import Normaliser, RawRecord
-from crimelink.simulate import FAULT_KINDS, Simulator
+from crimelink.simulate import Simulator
 from crimelink.stores import StoreRegistry
 from schemas.outcomes import DeadLetter
 

@@ -1,0 +1,34 @@
+"""Retailers' crime-number updates -> gate commands keyed by incident (so they meet the held incident's partition)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from crimelink.feeds.base import reasons_from_validation
+from schemas.outcomes import CrimeNumberUpdate, DeadLetter, Reason
+from streams import topics
+from streams.app import app
+
+__all__ = ["route_crime_number_updates"]
+
+
+@app.agent(topics.crime_number_updates)
+async def route_crime_number_updates(stream):  # type: ignore[no-untyped-def]
+    async for event in stream.events():
+        message = event.message
+        try:
+            update = CrimeNumberUpdate.model_validate_json(event.value or b"")
+        except ValidationError as error:
+            reasons = reasons_from_validation(error) or [Reason(field="$", problem="invalid", message=str(error))]
+            payload, encoding = DeadLetter.encode_payload(event.value or b"")
+            letter = DeadLetter(feed_format="crime_number_update", topic=message.topic, partition=message.partition,
+                                offset=message.offset, received_at=datetime.now(UTC), reasons=reasons,
+                                payload=payload, payload_encoding=encoding)
+            await topics.dead_letters.send(key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
+                                           value=letter.model_dump_json().encode())
+            continue
+        command = {"command": "update", "update": update.model_dump(mode="json")}
+        await topics.gate_commands.send(key=update.key.encode(), value=json.dumps(command).encode())

@@ -1,0 +1,95 @@
+"""The crime-number requirement through the real broker: held, released, expired, and across a restart."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from crimelink.kafka_io import Publisher, read_topic
+from schemas.outcomes import Feedback, FeedbackStatus
+from tests.conftest import RunningWorker, grocer_record, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _send_incidents(worker: RunningWorker, *records: dict[str, object]) -> None:
+    with Publisher(worker.bootstrap) as publisher:
+        for record in records:
+            publisher.send(worker.topics.raw["national_grocer"], json.dumps(record).encode())
+
+
+def _send_updates(worker: RunningWorker, *updates: dict[str, object] | bytes) -> None:
+    with Publisher(worker.bootstrap) as publisher:
+        for update in updates:
+            value = update if isinstance(update, bytes) else json.dumps(update).encode()
+            publisher.send(worker.topics.crime_number_updates, value)
+
+
+def _eligibility(worker: RunningWorker) -> dict[str, str]:
+    return dict(worker.query("SELECT incident_id, eligibility FROM incidents_latest").rows)
+
+
+def _record(incident_id: str, reference: str | None) -> dict[str, object]:
+    return grocer_record(incident={"id": incident_id, "revision": 1}, police={"crime_reference": reference})
+
+
+def test_pending_is_released_by_an_update_and_the_rest_expire(start_worker) -> None:  # type: ignore[no-untyped-def]
+    worker = start_worker(CRIMELINK_PENDING_DEADLINE_SECONDS="6", CRIMELINK_EXPIRY_CHECK_SECONDS="0.5")
+    _send_incidents(worker, _record("P-1", None), _record("P-2", "INC-2231"), _record("R-1", "SX/12345678/25"))
+    wait_until(lambda: _eligibility(worker) == {"P-1": "pending", "P-2": "pending", "R-1": "referable"},
+               message="two pending, one referable")
+    _send_updates(worker, {"retailer": "northway", "incident_id": "P-1", "crime_reference": "SX/87654321/25"},
+                  {"retailer": "northway", "incident_id": "NOPE", "crime_reference": "SX/87654321/25"},
+                  b'{"retailer": "northway"}')
+    wait_until(lambda: _eligibility(worker)["P-1"] == "referable", message="P-1 released")
+    row = worker.query("SELECT crime_ref_raw, crime_ref_normalised, revision FROM incidents_latest "
+                       "WHERE incident_id = 'P-1'").rows
+    assert row == [("SX/87654321/25", "SX/87654321/25", 1)]
+
+    wait_until(lambda: _eligibility(worker)["P-2"] == "expired", timeout=30, message="P-2 expired")
+    assert _eligibility(worker) == {"P-1": "referable", "P-2": "expired", "R-1": "referable"}
+
+    # An update after expiry is answered, and changes nothing.
+    _send_updates(worker, {"retailer": "northway", "incident_id": "P-2", "crime_reference": "SX/11112222/25"})
+    feedback = [Feedback.model_validate_json(value)
+                for _, value in read_topic(worker.bootstrap, worker.topics.feedback, expect=7, timeout=30)]
+    statuses = [(entry.incident_id, entry.status) for entry in feedback]
+    assert ("P-2", FeedbackStatus.EXPIRED) in statuses
+    assert ("NOPE", FeedbackStatus.UPDATE_IGNORED) in statuses
+    assert statuses.count(("P-2", FeedbackStatus.UPDATE_IGNORED)) == 1
+    assert _eligibility(worker)["P-2"] == "expired"
+
+    wait_until(lambda: worker.scalar("SELECT count() FROM dead_letters WHERE feed_format = 'crime_number_update'"),
+               message="the malformed update in dead letters")
+    backlog = worker.query("SELECT incident_id, current_status FROM retailer_backlog WHERE retailer = {r:String} "
+                           "ORDER BY incident_id", r="northway").rows
+    assert backlog == [("P-2", "expired")]
+
+    shown = subprocess.run([sys.executable, "-m", "crimelink.cli", "backlog", "northway", "--format", "json"],
+                           env=worker.env, capture_output=True, text=True, check=True)
+    assert [(row["incident_id"], row["status"]) for row in json.loads(shown.stdout)] == [("P-2", "expired")]
+
+
+def test_a_restart_while_incidents_are_pending_loses_and_doubles_nothing(start_worker) -> None:  # type: ignore[no-untyped-def]
+    worker = start_worker()
+    pending = [_record(f"H-{n:02d}", None if n % 2 else "INC-77") for n in range(20)]
+    referable = [_record(f"V-{n:02d}", "SX/12345678/25") for n in range(10)]
+    _send_incidents(worker, *pending, *referable)
+    wait_until(lambda: worker.scalar("SELECT count() FROM incidents_latest") == 30, message="30 incidents stored")
+
+    worker.restart()
+    _send_updates(worker, *({"retailer": "northway", "incident_id": f"H-{n:02d}", "crime_reference": "SX/55556666/25"}
+                            for n in range(0, 20, 2)))
+    wait_until(lambda: worker.scalar("SELECT countIf(eligibility = 'referable') FROM incidents_latest") == 20,
+               message="ten held incidents released after the restart")
+    counts = dict(worker.query("SELECT eligibility, count() FROM incidents_latest GROUP BY eligibility").rows)
+    assert counts == {"referable": 20, "pending": 10}
+    per_incident = worker.query("SELECT incident_id, count() AS n FROM incidents_latest GROUP BY incident_id HAVING n > 1")
+    assert per_incident.rows == []
+    released = worker.scalar("SELECT count() FROM retailer_feedback FINAL WHERE status = 'referable' "
+                             "AND incident_id LIKE 'H-%'")
+    assert released == 10  # each release recorded once, none replayed
+    assert "Recovery" in worker.log() or "recover" in worker.log().lower()

@@ -1,0 +1,139 @@
+"""The crime-number gate's held state, on a plain dict (the worker uses a Faust table)."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from crimelink.gate import CrimeNumberGate, feedback_for_dead_letter
+from crimelink.normalise import Normaliser, RawRecord
+from crimelink.stores import StoreRegistry
+from schemas.incident import Eligibility, Incident
+from schemas.outcomes import CrimeNumberUpdate, DeadLetter, FeedbackStatus
+from tests.conftest import grocer_record
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+DEADLINE = timedelta(days=14)
+
+
+def _incident(crime_reference: str | None, revision: int = 1, incident_id: str = "NW-1") -> Incident:
+    record = grocer_record(incident={"id": incident_id, "revision": revision}, police={"crime_reference": crime_reference})
+    result = Normaliser(StoreRegistry.load()).normalise(
+        RawRecord("national_grocer", json.dumps(record).encode(), "raw", 0, 0, T0))
+    assert isinstance(result, Incident)
+    return result
+
+
+@pytest.fixture
+def held() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def gate(held: dict[str, Any]) -> CrimeNumberGate:
+    return CrimeNumberGate(held, deadline=DEADLINE, expired_retention=timedelta(days=365))
+
+
+def _update(reference: str, incident_id: str = "NW-1") -> CrimeNumberUpdate:
+    return CrimeNumberUpdate(retailer="northway", incident_id=incident_id, crime_reference=reference)
+
+
+def test_valid_crime_number_is_referable_and_nothing_is_held(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    outcome = gate.on_incident(_incident("SX/12345678/25"), T0)
+    assert [i.eligibility for i in outcome.checked] == [Eligibility.REFERABLE]
+    assert outcome.feedback[0].status is FeedbackStatus.REFERABLE and outcome.feedback[0].action == ""
+    assert held == {}
+
+
+@pytest.mark.parametrize("reference,eligibility", [(None, Eligibility.PENDING), ("INC-4411", Eligibility.PENDING),
+                                                   ("12", Eligibility.INVALID)])
+def test_without_a_valid_number_the_incident_is_stored_and_held(
+    gate: CrimeNumberGate, held: dict[str, Any], reference: str | None, eligibility: Eligibility
+) -> None:
+    outcome = gate.on_incident(_incident(reference), T0)
+    (checked,) = outcome.checked
+    assert checked.eligibility is eligibility
+    assert checked.pending_deadline == T0 + DEADLINE
+    assert list(held) == ["northway:NW-1"]
+    assert "2025-03-15 12:00" in outcome.feedback[0].action
+
+
+def test_an_update_releases_a_held_incident(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    gate.on_incident(_incident(None), T0)
+    outcome = gate.on_update(_update("sx 12345678 25".replace(" ", "/")), T0 + timedelta(days=2))
+    (released,) = outcome.checked
+    assert released.eligibility is Eligibility.REFERABLE
+    assert released.crime_reference.normalised == "SX/12345678/25"
+    assert released.status_changed_at == T0 + timedelta(days=2)
+    assert released.revision == 1 and held == {}
+
+
+def test_a_new_revision_with_the_number_releases_it_too(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    gate.on_incident(_incident("INC-1"), T0)
+    outcome = gate.on_incident(_incident("SX/12345678/25", revision=2), T0 + timedelta(hours=5))
+    assert outcome.checked[0].eligibility is Eligibility.REFERABLE and held == {}
+
+
+def test_a_bad_update_keeps_it_held_with_the_original_deadline(gate: CrimeNumberGate) -> None:
+    gate.on_incident(_incident(None), T0)
+    outcome = gate.on_update(_update("99"), T0 + timedelta(days=3))
+    assert outcome.checked[0].eligibility is Eligibility.INVALID
+    assert outcome.checked[0].pending_deadline == T0 + DEADLINE
+    assert outcome.feedback[0].action.startswith("send the corrected crime number")
+
+
+def test_expiry_after_the_deadline_only(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    gate.on_incident(_incident(None), T0)
+    assert gate.due(T0 + DEADLINE - timedelta(seconds=1)) == []
+    assert gate.on_expire("northway:NW-1", T0 + timedelta(days=1)).checked == []
+    due = gate.due(T0 + DEADLINE)
+    assert due == ["northway:NW-1"]
+    outcome = gate.on_expire(due[0], T0 + DEADLINE)
+    (expired,) = outcome.checked
+    assert expired.eligibility is Eligibility.EXPIRED and "never referable" in expired.eligibility_reason
+    assert outcome.feedback[0].status is FeedbackStatus.EXPIRED
+    assert held["northway:NW-1"]["kind"] == "expired" and held["northway:NW-1"]["incident"] is None
+
+
+def test_expired_incidents_never_become_referable(gate: CrimeNumberGate) -> None:
+    gate.on_incident(_incident(None), T0)
+    gate.on_expire("northway:NW-1", T0 + DEADLINE)
+    late_update = gate.on_update(_update("SX/12345678/25"), T0 + DEADLINE + timedelta(hours=1))
+    assert late_update.checked == [] and late_update.feedback[0].status is FeedbackStatus.UPDATE_IGNORED
+    late_revision = gate.on_incident(_incident("SX/12345678/25", revision=2), T0 + DEADLINE + timedelta(hours=2))
+    assert late_revision.checked[0].eligibility is Eligibility.EXPIRED
+
+
+def test_expired_markers_are_forgotten_after_their_retention(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    gate.on_incident(_incident(None), T0)
+    gate.on_expire("northway:NW-1", T0 + DEADLINE)
+    later = T0 + DEADLINE + timedelta(days=366)
+    assert gate.due(later) == ["northway:NW-1"]
+    assert gate.on_expire("northway:NW-1", later).checked == []
+    assert held == {}
+
+
+def test_an_update_for_an_unknown_incident_is_answered(gate: CrimeNumberGate) -> None:
+    outcome = gate.on_update(_update("SX/12345678/25", incident_id="NOPE"), T0)
+    assert outcome.checked == []
+    assert outcome.feedback[0].status is FeedbackStatus.UPDATE_IGNORED
+    assert "no incident with this id" in outcome.feedback[0].reason
+
+
+def test_a_late_older_revision_does_not_replace_the_held_one(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    gate.on_incident(_incident(None, revision=3), T0)
+    outcome = gate.on_incident(_incident("SX/12345678/25", revision=2), T0 + timedelta(minutes=1))
+    assert outcome.feedback == []
+    assert held["northway:NW-1"]["incident"]["revision"] == 3
+
+
+def test_rejected_records_feed_back_to_their_retailer() -> None:
+    letter = Normaliser(StoreRegistry.load()).normalise(
+        RawRecord("national_grocer", json.dumps(grocer_record(store={"id": "ZZ1"})).encode(), "raw", 0, 5, T0))
+    assert isinstance(letter, DeadLetter)
+    feedback = feedback_for_dead_letter(letter)
+    assert feedback is not None and feedback.retailer == "northway" and feedback.status is FeedbackStatus.REJECTED
+    assert "store registry" in feedback.action
+    anonymous = Normaliser(StoreRegistry.load()).normalise(RawRecord("national_grocer", b"{", "raw", 0, 6, T0))
+    assert isinstance(anonymous, DeadLetter) and feedback_for_dead_letter(anonymous) is None
