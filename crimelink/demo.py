@@ -27,6 +27,9 @@ from crimelink.worker_process import WorkerProcess
 __all__ = ["run_demo"]
 
 console = Console()
+#: The demo compresses time: forces "issue" crime numbers within a minute, and what has none after two expires.
+DEMO_FOLLOW_UP_SECONDS = 60.0
+DEMO_PENDING_DEADLINE_SECONDS = 120
 
 
 def _stats(web_url: str) -> dict[str, Any] | None:
@@ -46,7 +49,8 @@ def _view(stats: dict[str, Any] | None, published: int, web_url: str) -> Group:
     header.add_row(
         f"published [bold]{published}[/]", f"stored [bold]{totals.get('incidents', 0)}[/]",
         f"referable [green]{totals.get('referable', 0)}[/]", f"pending [yellow]{totals.get('pending', 0)}[/]",
-        f"invalid [red]{totals.get('invalid', 0)}[/]", f"rejected [red]{totals.get('rejected', 0)}[/]",
+        f"invalid [red]{totals.get('invalid', 0)}[/]", f"expired [magenta]{totals.get('expired', 0)}[/]",
+        f"rejected [red]{totals.get('rejected', 0)}[/]",
     )
     forces = Table("force", "region", "incidents", "referable", "value £", title="Incidents by force (top 12)")
     for row in stats.get("by_force", [])[:12]:
@@ -73,7 +77,9 @@ def run_demo(*, rate: float, keep: bool) -> None:
     web_port = settings.web_port if _port_free(settings.web_port) else free_port()
     web_url = f"http://{settings.web_host}:{web_port}"
     env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_WEB_PORT": str(web_port),
-           "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{home / 'clickhouse'}"}
+           "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{home / 'clickhouse'}",
+           "CRIMELINK_PENDING_DEADLINE_SECONDS": str(DEMO_PENDING_DEADLINE_SECONDS),
+           "CRIMELINK_EXPIRY_CHECK_SECONDS": "5"}
     worker: WorkerProcess | None = None
     stop = threading.Event()
     published = [0]
@@ -88,10 +94,13 @@ def run_demo(*, rate: float, keep: bool) -> None:
         console.print("Starting the worker (normalise → crime-number gate → ClickHouse)…")
         worker.start()
         console.print(f"Worker up. Dashboard: [link={web_url}]{web_url}[/link]")
+        console.print(f"Demo clock: crime numbers follow within {DEMO_FOLLOW_UP_SECONDS:.0f}s for half of the pending "
+                      f"incidents; the rest expire after {DEMO_PENDING_DEADLINE_SECONDS}s.")
         console.print("Query while it runs, from another terminal in this directory:")
         console.print("  .venv/bin/crimelink query \"SELECT force_id, count() AS incidents FROM incidents_latest "
                       "GROUP BY force_id ORDER BY incidents DESC\"")
         console.print("  .venv/bin/crimelink query \"SELECT retailer, summary FROM dead_letters LIMIT 10\"")
+        console.print("  .venv/bin/crimelink backlog quikmart")
         feeder = threading.Thread(target=_feed, args=(env, rate, stop, published), daemon=True)
         feeder.start()
         with Live(_view(None, 0, web_url), console=console, refresh_per_second=1) as live:
@@ -120,7 +129,7 @@ def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: li
         published[0] = sent
 
     publish_simulation(bootstrap=env["CRIMELINK_KAFKA_BOOTSTRAP"], count=None, rate=rate, seed=int(time.time()),
-                       stop=stop, progress=count)
+                       stop=stop, progress=count, follow_up_seconds=DEMO_FOLLOW_UP_SECONDS)
 
 
 def _port_free(port: int) -> bool:

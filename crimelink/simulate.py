@@ -5,6 +5,7 @@ share of the faulty records real feeds carry. Deterministic for a given seed.
 
 from __future__ import annotations
 
+import heapq
 import json
 import random
 import threading
@@ -60,6 +61,8 @@ class SimulatedRecord:
     key: bytes
     value: bytes
     fault: str | None  # None for a good record, else one of FAULT_KINDS
+    #: For a good record sent without a valid crime number: the number the force will issue later.
+    later_crime_number: str | None = None
 
 
 class Simulator:
@@ -90,7 +93,11 @@ class Simulator:
         fault = rng.choice(FAULT_KINDS) if rng.random() < self._fault_rate else None
         feed = RETAILER_FORMATS[retailer]
         value = _RENDERERS[feed](document, fault)
-        return SimulatedRecord(feed, f"{retailer}:{document['incident']['id']}".encode(), value, fault)
+        reference = document["police"]["crime_reference"]  # type: ignore[index]
+        later = None
+        if fault is None and (reference is None or str(reference).startswith("INC")):
+            later = self._valid_reference(store.force_id)
+        return SimulatedRecord(feed, f"{retailer}:{document['incident']['id']}".encode(), value, fault, later)
 
     def _document(self, retailer: str, store: Store) -> dict[str, object]:
         rng = self._rng
@@ -143,6 +150,10 @@ class Simulator:
             return f"INC-{rng.randint(10000, 99999)}"
         if roll < 0.36:
             return f"{rng.randint(100, 9999)}"  # too short to be any force's crime number
+        return self._valid_reference(force_id)
+
+    def _valid_reference(self, force_id: str) -> str:
+        rng = self._rng
         if force_id == "northamptonshire":
             return f"{rng.randint(10**10, 10**11 - 1)}"
         if force_id == "kent":
@@ -243,9 +254,13 @@ _RENDERERS = {"national_grocer": _render_grocer, "convenience_flat": _render_con
 
 
 def publish_simulation(*, bootstrap: str, count: int | None, rate: float, seed: int = 7, fault_rate: float = 0.04,
-                       stop: threading.Event | None = None,
-                       progress: Callable[[int], None] | None = None) -> int:
-    """Publish simulated records to the raw topics at ``rate`` per second (0: flat out); returns how many."""
+                       stop: threading.Event | None = None, progress: Callable[[int], None] | None = None,
+                       follow_up_seconds: float = 0.0) -> int:
+    """Publish simulated records to the raw topics at ``rate`` per second (0: flat out); returns how many.
+
+    With ``follow_up_seconds`` > 0, half of the incidents sent without a crime number get one
+    later, as a crime-number update up to that many seconds after the incident (as forces do).
+    """
     from crimelink.kafka_io import Publisher
     from crimelink.settings import get_settings
     from streams.topic_names import TopicNames
@@ -256,11 +271,22 @@ def publish_simulation(*, bootstrap: str, count: int | None, rate: float, seed: 
     stop = stop or threading.Event()
     sent = 0
     started = time.monotonic()
+    follow_ups: list[tuple[float, bytes, bytes]] = []
+    chooser = random.Random(seed)
     with Publisher(bootstrap) as publisher:
         for record in simulator.records(count):
             if stop.is_set():
                 break
             publisher.send(names.raw[record.feed_format], record.value, key=record.key)
+            if follow_up_seconds > 0 and record.later_crime_number and chooser.random() < 0.5:
+                retailer, _, incident_id = record.key.decode().partition(":")
+                update = json.dumps({"retailer": retailer, "incident_id": incident_id,
+                                     "crime_reference": record.later_crime_number}).encode()
+                due = time.monotonic() + chooser.uniform(follow_up_seconds / 4, follow_up_seconds)
+                heapq.heappush(follow_ups, (due, record.key, update))
+            while follow_ups and follow_ups[0][0] <= time.monotonic():
+                _, key, update = heapq.heappop(follow_ups)
+                publisher.send(names.crime_number_updates, update, key=key)
             sent += 1
             if progress is not None:
                 progress(sent)

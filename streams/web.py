@@ -31,6 +31,7 @@ STATS_QUERIES: dict[str, str] = {
                countIf(eligibility = 'referable') AS referable,
                countIf(eligibility = 'pending') AS pending,
                countIf(eligibility = 'invalid') AS invalid,
+               countIf(eligibility = 'expired') AS expired,
                (SELECT count() FROM dead_letters FINAL) AS rejected
         FROM incidents_latest""",
     "by_force": """

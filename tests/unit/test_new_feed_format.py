@@ -1,0 +1,69 @@
+"""A fourth feed format is one new module in crimelink/feeds and nothing else."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import crimelink.feeds as feeds
+from crimelink.normalise import Normaliser, RawRecord
+from crimelink.settings import Settings
+from crimelink.stores import StoreRegistry
+from schemas.incident import Incident
+from streams.topic_names import TopicNames
+
+MODULE = '''
+"""Pharmacy chain webhook: {"id", "branch", "when" (epoch seconds), "pence", "what"}."""
+import json
+from datetime import UTC, datetime
+
+from crimelink.feeds.base import FeedAdapter, IncidentDraft, goods_line, reject
+
+
+class PharmacyWebhook(FeedAdapter):
+    name = "pharmacy_webhook"
+    description = "Pharmacy chain webhook, epoch seconds"
+
+    def parse(self, raw):
+        try:
+            doc = json.loads(raw)
+            when = datetime.fromtimestamp(int(doc["when"]), UTC)
+        except (ValueError, KeyError, TypeError):
+            raise reject("$", "unreadable", "expected id, branch, when, pence, what") from None
+        return IncidentDraft(retailer="brightchem", incident_id=str(doc["id"]), store_id=doc["branch"],
+                             occurred_start=when, occurred_end=None, source_local_time=str(doc["when"]),
+                             goods=[goods_line(self.name, None, 1, int(doc["pence"]), doc["what"])])
+
+
+ADAPTER = PharmacyWebhook()
+'''
+
+
+@pytest.fixture
+def extra_feed_dir(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "pharmacy_webhook.py").write_text(textwrap.dedent(MODULE))
+    feeds.__path__.append(str(tmp_path))
+    feeds.adapters.cache_clear()
+    yield tmp_path
+    feeds.__path__.remove(str(tmp_path))
+    sys.modules.pop("crimelink.feeds.pharmacy_webhook", None)
+    feeds.adapters.cache_clear()
+
+
+def test_a_dropped_in_module_gets_a_topic_and_normalises(extra_feed_dir: Path) -> None:
+    assert "pharmacy_webhook" in feeds.adapters()
+    names = TopicNames(Settings())
+    assert names.raw["pharmacy_webhook"] == "crimelink.raw.pharmacy_webhook"
+    assert names.raw["pharmacy_webhook"] in names.all()
+    raw = json.dumps({"id": 7, "branch": "BC0001", "when": 1740830400, "pence": 1299, "what": "Aftershave"}).encode()
+    result = Normaliser(StoreRegistry.load()).normalise(
+        RawRecord("pharmacy_webhook", raw, names.raw["pharmacy_webhook"], 0, 0, datetime.now(UTC)))
+    assert isinstance(result, Incident)
+    assert (result.incident_id, result.goods[0].category, result.occurred.start.isoformat()) == (
+        "7", "PERFUME", "2025-03-01T12:00:00+00:00")
