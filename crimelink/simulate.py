@@ -99,10 +99,11 @@ class Simulator:
             later = self._valid_reference(store.force_id)
         return SimulatedRecord(feed, f"{retailer}:{document['incident']['id']}".encode(), value, fault, later)
 
-    def _document(self, retailer: str, store: Store) -> dict[str, object]:
+    def _document(self, retailer: str, store: Store, at: datetime | None = None) -> dict[str, Any]:
         rng = self._rng
+        self._sequence += 1 if at is not None else 0
         now = self._now or datetime.now(UTC)
-        start = now - timedelta(minutes=rng.randint(5, 240))
+        start = at or now - timedelta(minutes=rng.randint(5, 240))
         tactic_codes = rng.sample(sorted(_TACTICS), rng.randint(1, 3))
         offenders = rng.choices([1, 2, 3, 4], weights=[55, 30, 10, 5])[0]
         lines = [
@@ -195,8 +196,9 @@ def _flat_view(document: dict[str, Any]) -> dict[str, str]:
             f"{first['eye_colour']} eyes" if first.get("eye_colour") else "", first.get("ethnicity"),
             *first.get("features", []),
         ])),
-        "reg": car.get("vrm", ""),
-        "vehicle": " ".join(filter(None, [car.get("colour"), car.get("make", "").lower(), car.get("model", "").lower()])),
+        "reg": car.get("vrm") or "",
+        "vehicle": " ".join(filter(None, [car.get("colour"), (car.get("make") or "").lower(),
+                                           (car.get("model") or "").lower()])),
     }
 
 

@@ -60,9 +60,13 @@ class ConvenienceRecord(BaseModel):
     crime_no: str | None = None
     force: str | None = None
 
-    @field_validator("value_gbp", "incident_time", "end_time", "ref", "shop", mode="before")
+    @field_validator("incident_time", "end_time", "value_gbp", "items", "mo", "offender_desc", "vehicle_reg", "vehicle",
+                     "ref", "shop", mode="before")
     @classmethod
-    def _numbers_as_text(cls, value: Scalar) -> Scalar:
+    def _as_text(cls, value: Scalar) -> Scalar:
+        """Chains send numbers and nulls where text is expected: '45' and 45 mean the same, null means blank."""
+        if value is None:
+            return ""
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
     @field_validator("offenders", "rev", mode="before")

@@ -1,0 +1,126 @@
+"""Contracts of the correlation stage: the compact case it keeps per incident, links, series and alerts."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.incident import Incident, UtcDatetime
+
+__all__ = ["CaseDescription", "CaseVehicle", "Case", "LinkEvidence", "Link", "Series", "Alert"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class CaseDescription(_Model):
+    gender: str | None = None
+    build: str | None = None
+    complexion: str | None = None
+    eye_colour: str | None = None
+    ethnicity: str | None = None
+    features: list[str] = Field(default_factory=list)
+
+
+class CaseVehicle(_Model):
+    registration: str | None = None
+    valid: bool = False
+    make: str | None = None
+    model: str | None = None
+    colour: str | None = None
+
+
+class Case(_Model):
+    """What correlation keeps of an incident while it is inside the window: enough to link and to evidence."""
+
+    key: str
+    retailer: str
+    incident_id: str
+    revision: int
+    store_name: str
+    force_id: str
+    region_id: str
+    latitude: float | None = None
+    longitude: float | None = None
+    start: UtcDatetime
+    tactics: list[str] = Field(default_factory=list)
+    goods: list[str] = Field(default_factory=list)
+    value_pence: int = 0
+    offender_count: int = 0
+    descriptions: list[CaseDescription] = Field(default_factory=list)
+    vehicles: list[CaseVehicle] = Field(default_factory=list)
+    crime_number: str | None = None
+    eligibility: str
+    eligibility_reason: str = ""
+
+    @classmethod
+    def from_incident(cls, incident: Incident) -> Case:
+        reference = incident.crime_reference
+        return cls(
+            key=incident.key, retailer=incident.retailer, incident_id=incident.incident_id, revision=incident.revision,
+            store_name=incident.store.name or incident.store.store_id, force_id=incident.store.force_id,
+            region_id=incident.store.region_id, latitude=incident.store.latitude, longitude=incident.store.longitude,
+            start=incident.occurred.start, tactics=sorted({t.code for t in incident.tactics}),
+            goods=sorted({g.category for g in incident.goods}), value_pence=incident.total_value_pence,
+            offender_count=incident.offenders.count,
+            descriptions=[CaseDescription(gender=d.gender, build=d.build, complexion=d.complexion,
+                                          eye_colour=d.eye_colour, ethnicity=d.ethnicity,
+                                          features=[f.lower() for f in d.distinguishing_features])
+                          for d in incident.offenders.descriptions],
+            vehicles=[CaseVehicle(registration=v.registration, valid=v.registration_valid, make=v.make, model=v.model,
+                                  colour=v.colour) for v in incident.vehicles],
+            crime_number=reference.normalised or reference.raw, eligibility=incident.eligibility.value,
+            eligibility_reason=incident.eligibility_reason,
+        )
+
+
+class LinkEvidence(_Model):
+    feature: str = Field(description="vehicle, modus-operandi, descriptors, distinguishing-feature, offender-count")
+    detail: str
+    weight: float
+
+
+class Link(_Model):
+    a: str = Field(description="Key of the earlier incident.")
+    b: str = Field(description="Key of the later incident.")
+    score: float
+    strong: bool = Field(description="Strong links join series; weak links are kept as leads only.")
+    evidence: list[LinkEvidence]
+    at: UtcDatetime
+
+    @property
+    def id(self) -> str:
+        return f"{self.a}|{self.b}"
+
+
+class Series(_Model):
+    series_id: str
+    members: list[str]
+    first_seen: UtcDatetime
+    last_seen: UtcDatetime
+    forces: list[str]
+    regions: list[str]
+    tactics: list[str]
+    goods: list[str]
+    vehicles: list[str]
+    total_value_pence: int
+    referable: list[str]
+    pending: list[str]
+    version: int = 0
+
+
+class Alert(_Model):
+    alert_id: str
+    series_id: str
+    level: int = Field(description="1 when first raised; +1 each time more forces or regions join.")
+    status: str = Field(description="raised or escalated")
+    forces: list[str]
+    regions: list[str]
+    lead_force: str
+    lead_reason: str
+    incident_count: int
+    referable_count: int
+    total_value_pence: int
+    at: UtcDatetime
+    evidence: dict[str, object] = Field(default_factory=dict, description="The evidence package (JSON).")
+    evidence_markdown: str = ""
