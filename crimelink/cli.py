@@ -92,7 +92,7 @@ def worker(loglevel: str) -> None:
     settings = get_settings()
     bootstrap = settings.effective_kafka_bootstrap
     wait_for_broker(bootstrap)
-    declare_topics(bootstrap, topics.names.all(), settings.topic_partitions)
+    declare_topics(bootstrap, topics.names.all(), settings.topic_partitions, topics.names.partitions)
     store.open_store()
     click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.store().where}, web {settings.web_url}")
     from faust.worker import Worker
@@ -107,7 +107,7 @@ def topics() -> None:
     from streams.topics import names
 
     settings = get_settings()
-    created = declare_topics(settings.effective_kafka_bootstrap, names.all(), settings.topic_partitions)
+    created = declare_topics(settings.effective_kafka_bootstrap, names.all(), settings.topic_partitions, names.partitions)
     for name in names.all():
         click.echo(f"{name}{'  (created)' if name in created else ''}")
 

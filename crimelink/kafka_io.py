@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -27,7 +27,8 @@ def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
             time.sleep(0.5)
 
 
-def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> list[str]:
+def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int,
+                   partitions_of: Callable[[str, int], int] | None = None) -> list[str]:
     """Create the topics that do not exist yet; returns the ones created."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crimelink-admin")
     try:
@@ -35,7 +36,9 @@ def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> li
         wanted = [name for name in topics if name not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(name, partitions, 1) for name in wanted])
+                admin.create_topics([
+                    NewTopic(name, partitions_of(name, partitions) if partitions_of else partitions, 1) for name in wanted
+                ])
         return wanted
     except KafkaError as error:
         raise BrokerError(f"declaring topics on {bootstrap} failed: {error}") from error

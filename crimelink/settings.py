@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     )
     expiry_check_seconds: float = Field(30.0, gt=0, description="How often the gate looks for incidents past their deadline.")
 
+    # Correlation and alerts
+    correlation_window_days: float = Field(28, gt=0, description="How far back an incident is linked to earlier ones.")
+    alert_min_forces: int = Field(3, ge=1, description="Forces a series must span (within the window) to alert.")
+    alert_min_regions: int = Field(2, ge=1, description="Regions a series must span (within the window) to alert.")
+    correlation_sweep_seconds: float = Field(60.0, gt=0, description="How often what left the window is forgotten.")
+    alert_webhooks: list[str] = Field(
+        default_factory=list, description="URLs that receive each alert as JSON (POST, retried); JSON list or comma-separated."
+    )
+    webhook_attempts: int = Field(5, ge=1, description="Delivery attempts per alert and webhook.")
+
     # Sink batching
     sink_batch_size: int = Field(1000, ge=1, description="Most rows per ClickHouse insert.")
     sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before a partial batch is written.")
@@ -54,6 +64,13 @@ class Settings(BaseSettings):
 
     # Reference data
     stores_file: Path | None = Field(None, description="Store registry CSV; default is the bundled registry.")
+
+    @field_validator("alert_webhooks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
 
     @field_validator("topic_prefix")
     @classmethod

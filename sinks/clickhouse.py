@@ -18,13 +18,15 @@ from urllib.parse import urlparse
 
 from crimelink.errors import QueryError, SchemaError, SinkWriteError, StoreError
 from crimelink.settings import Settings
+from schemas.correlation import Alert, Link, Series
 from schemas.incident import Incident
 from schemas.outcomes import DeadLetter, Feedback
 from sinks import schema
 from sinks.readonly import READ_ONLY_SETTINGS
 
 __all__ = ["ClickHouseStore", "BatchSink", "QueryResult", "incident_row", "dead_letter_row",
-           "INCIDENT_COLUMNS", "DEAD_LETTER_COLUMNS", "FEEDBACK_COLUMNS", "feedback_row"]
+           "INCIDENT_COLUMNS", "DEAD_LETTER_COLUMNS", "FEEDBACK_COLUMNS", "feedback_row", "LINK_COLUMNS", "link_row",
+           "SERIES_COLUMNS", "series_row", "ALERT_COLUMNS", "alert_row"]
 
 log = logging.getLogger(__name__)
 _EPOCH_2020_MS = 1_577_836_800_000
@@ -256,6 +258,35 @@ DEAD_LETTER_COLUMNS = [
     "feed_format", "retailer", "incident_id", "topic", "partition", "offset", "received_at", "reason_fields",
     "reason_problems", "reason_messages", "reason_values", "summary", "payload", "payload_encoding",
 ]
+
+
+LINK_COLUMNS = ["a", "b", "score", "strong", "features", "explanation", "evidence_json", "at"]
+
+
+def link_row(link: Link) -> list[Any]:
+    return [link.a, link.b, link.score, link.strong, sorted({e.feature for e in link.evidence}),
+            "; ".join(f"{e.feature}: {e.detail}" for e in link.evidence),
+            json.dumps([e.model_dump() for e in link.evidence]), _utc(link.at)]
+
+
+SERIES_COLUMNS = ["series_id", "version", "members", "incident_count", "first_seen", "last_seen", "forces", "regions",
+                  "tactics", "goods", "vehicles", "total_value_pence", "referable", "pending"]
+
+
+def series_row(series: Series) -> list[Any]:
+    return [series.series_id, series.version, series.members, len(series.members), _utc(series.first_seen),
+            _utc(series.last_seen), series.forces, series.regions, series.tactics, series.goods, series.vehicles,
+            series.total_value_pence, series.referable, series.pending]
+
+
+ALERT_COLUMNS = ["alert_id", "series_id", "level", "status", "forces", "regions", "lead_force", "lead_reason",
+                 "incident_count", "referable_count", "total_value_pence", "at", "evidence_json", "evidence_markdown"]
+
+
+def alert_row(alert: Alert) -> list[Any]:
+    return [alert.alert_id, alert.series_id, alert.level, alert.status, alert.forces, alert.regions, alert.lead_force,
+            alert.lead_reason, alert.incident_count, alert.referable_count, alert.total_value_pence, _utc(alert.at),
+            json.dumps(alert.evidence, default=str), alert.evidence_markdown]
 
 
 FEEDBACK_COLUMNS = ["retailer", "incident_id", "revision", "status", "reason", "action", "deadline", "at"]

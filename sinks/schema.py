@@ -150,6 +150,75 @@ GROUP BY retailer, incident_id
 HAVING current_status IN ('rejected', 'pending', 'invalid', 'expired')
 """
 
+_LINKS = """
+CREATE TABLE IF NOT EXISTS {db}.links
+(
+    a String COMMENT 'earlier incident (retailer:incident_id)',
+    b String COMMENT 'later incident',
+    score Float32,
+    strong Bool COMMENT 'strong links join series; weak ones are leads',
+    features Array(LowCardinality(String)),
+    explanation String COMMENT 'why, in words',
+    evidence_json String,
+    at DateTime64(3, 'UTC'),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (a, b)
+TTL toDateTime(at) + INTERVAL {retention_days} DAY
+"""
+
+_SERIES = """
+CREATE TABLE IF NOT EXISTS {db}.series
+(
+    series_id String,
+    version UInt64,
+    members Array(String),
+    incident_count UInt32,
+    first_seen DateTime64(3, 'UTC'),
+    last_seen DateTime64(3, 'UTC'),
+    forces Array(LowCardinality(String)),
+    regions Array(LowCardinality(String)),
+    tactics Array(LowCardinality(String)),
+    goods Array(LowCardinality(String)),
+    vehicles Array(String),
+    total_value_pence UInt64,
+    referable Array(String),
+    pending Array(String),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY series_id
+TTL toDateTime(last_seen) + INTERVAL {retention_days} DAY
+COMMENT 'Linked incidents; query with FINAL for the latest state of each series'
+"""
+
+_ALERTS = """
+CREATE TABLE IF NOT EXISTS {db}.alerts
+(
+    alert_id String,
+    series_id String,
+    level UInt16 COMMENT '1 when raised, +1 per escalation',
+    status LowCardinality(String),
+    forces Array(LowCardinality(String)),
+    regions Array(LowCardinality(String)),
+    lead_force LowCardinality(String),
+    lead_reason String,
+    incident_count UInt32,
+    referable_count UInt32,
+    total_value_pence UInt64,
+    at DateTime64(3, 'UTC'),
+    evidence_json String,
+    evidence_markdown String,
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(level)
+ORDER BY alert_id
+TTL toDateTime(at) + INTERVAL {retention_days} DAY
+COMMENT 'One row per alert (FINAL: its latest level), with the evidence package'
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, incidents_latest, dead_letters", (_INCIDENTS, _INCIDENTS_LATEST, _DEAD_LETTERS)),
     Migration(2, "incidents.unmapped_codes", (
@@ -163,6 +232,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS status_changed_at Nullable(DateTime64(3, 'UTC')) "
         "AFTER pending_deadline",
     )),
+    Migration(4, "links, series, alerts", (_LINKS, _SERIES, _ALERTS)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 BOOTSTRAP = ("CREATE DATABASE IF NOT EXISTS {db}", _MIGRATIONS_TABLE)

@@ -13,7 +13,7 @@ from streams.app import app
 from streams.topic_names import TopicNames
 
 __all__ = ["TopicNames", "names", "raw", "normalised", "checked", "dead_letters", "crime_number_updates",
-           "gate_commands", "feedback"]
+           "gate_commands", "feedback", "correlation_in", "links", "series", "alerts"]
 
 
 def _bytes_topic(*topic_names: str) -> TopicT:
@@ -28,3 +28,8 @@ dead_letters = _bytes_topic(names.dead_letters)
 crime_number_updates = _bytes_topic(names.crime_number_updates)
 gate_commands = _bytes_topic(names.gate_commands)
 feedback = _bytes_topic(names.feedback)
+correlation_in = app.topic(names.correlation_in, partitions=1, key_type=bytes, value_type=bytes, key_serializer="raw",
+                           value_serializer="raw")
+links = _bytes_topic(names.links)
+series = _bytes_topic(names.series)
+alerts = _bytes_topic(names.alerts)

@@ -15,13 +15,14 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
+from crimelink.correlation.evidence import render_html
 from crimelink.errors import QueryError, ReadOnlyViolation
 from sinks.clickhouse import QueryResult
 from sinks.readonly import check_read_only
 from streams import store
 from streams.app import app
 
-__all__ = ["QueryView", "StatsView", "DashboardView", "STATS_QUERIES"]
+__all__ = ["QueryView", "StatsView", "EvidenceView", "DashboardView", "STATS_QUERIES"]
 
 _DASHBOARD = Path(__file__).resolve().parent / "static" / "dashboard.html"
 
@@ -47,6 +48,15 @@ STATS_QUERIES: dict[str, str] = {
     "rejections": """
         SELECT retailer, arrayJoin(reason_problems) AS problem, count() AS records
         FROM dead_letters FINAL GROUP BY retailer, problem ORDER BY records DESC LIMIT 20""",
+    "alerts": """
+        SELECT alert_id, series_id, level, status, lead_force, length(forces) AS force_count,
+               length(regions) AS region_count,
+               incident_count, referable_count, total_value_pence / 100 AS value_pounds, at
+        FROM alerts FINAL ORDER BY at DESC LIMIT 20""",
+    "active_series": """
+        SELECT series_id, incident_count, length(forces) AS force_count, length(regions) AS region_count,
+               arrayStringConcat(forces, ', ') AS force_list, last_seen
+        FROM series FINAL WHERE incident_count > 1 ORDER BY last_seen DESC LIMIT 20""",
     "pending_by_retailer": """
         SELECT retailer, eligibility, count() AS incidents
         FROM incidents_latest WHERE eligibility != 'referable'
@@ -124,6 +134,26 @@ class StatsView(View):
 
         return self.bytes(json.dumps(await store.call(collect), default=_json_default).encode(),
                           content_type="application/json")
+
+
+@app.page("/alerts/{alert_id}/evidence")
+class EvidenceView(View):
+    """An alert's evidence package: HTML by default, ?format=json or ?format=md."""
+
+    async def get(self, request: Request, alert_id: str) -> Response:
+        active = store.store()
+        result = await store.call(lambda: active.read_only_query(
+            "SELECT evidence_json, evidence_markdown FROM alerts FINAL WHERE alert_id = {id:String}", {"id": alert_id}))
+        if not result.rows:
+            return self.bytes(json.dumps({"error": f"no alert {alert_id}"}).encode(), content_type="application/json",
+                              status=404)
+        package_json, markdown = result.rows[0]
+        output = request.query.get("format", "html")  # type: ignore[attr-defined]
+        if output == "json":
+            return self.bytes(package_json.encode(), content_type="application/json")
+        if output == "md":
+            return self.bytes(markdown.encode(), content_type="text/markdown; charset=utf-8")
+        return self.html(render_html(json.loads(package_json)))
 
 
 @app.page("/")

@@ -71,7 +71,7 @@ class RunningWorker:
         self.process = WorkerProcess(self.env, home / "worker.log", f"http://127.0.0.1:{self.web_port}")
 
     def start(self) -> RunningWorker:
-        declare_topics(self.bootstrap, self.topics.all(), 2)
+        declare_topics(self.bootstrap, self.topics.all(), 2, self.topics.partitions)
         self.process.start()
         return self
 

@@ -117,3 +117,12 @@ def test_read_only_queries_cannot_write_and_do_not_stop_the_sinks_writing(store:
 def test_parameters_are_bound_not_pasted(store: ClickHouseStore) -> None:
     result = store.query("SELECT {name:String} AS value", {"name": "x'); DROP TABLE incidents; --"})
     assert result.rows == [("x'); DROP TABLE incidents; --",)]
+
+
+def test_every_dashboard_query_runs(store: ClickHouseStore) -> None:
+    from streams.web import STATS_QUERIES
+
+    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(_incident())])
+    for sql in STATS_QUERIES.values():
+        store.read_only_query(sql)  # raises QueryError if a query no longer fits the schema
+    assert store.read_only_query(STATS_QUERIES["totals"]).as_dicts()[0]["referable"] == 1

@@ -1,0 +1,64 @@
+"""Incidents -> links, series and multi-region alerts. State in Faust tables (changelog-backed),
+one partition, so every incident is compared with every relevant earlier one."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from crimelink.correlation import CorrelationOutcome, Correlator, CorrelatorConfig
+from crimelink.correlation.engine import CorrelatorState
+from crimelink.settings import get_settings
+from schemas.correlation import Case
+from schemas.incident import Incident
+from streams import topics
+from streams.agents.correlation_feed import sweep_command
+from streams.app import app
+
+__all__ = ["correlate", "sweep_window"]
+
+_settings = get_settings()
+
+
+def _table(name: str):  # type: ignore[no-untyped-def]
+    return app.Table(name, default=None, partitions=1)
+
+
+state = CorrelatorState(
+    cases=_table("correlation-cases"),
+    postings=_table("correlation-postings"),
+    series=_table("correlation-series"),
+    series_of=_table("correlation-series-of"),
+)
+correlator = Correlator(state, CorrelatorConfig(
+    window=timedelta(days=_settings.correlation_window_days),
+    min_forces=_settings.alert_min_forces,
+    min_regions=_settings.alert_min_regions,
+))
+
+
+@app.agent(topics.correlation_in)
+async def correlate(stream):  # type: ignore[no-untyped-def]
+    async for event in stream.events():
+        command = json.loads(event.value)
+        if command["command"] == "incident":
+            incident = Incident.model_validate(command["incident"])
+            outcome = correlator.on_incident(Case.from_incident(incident))
+        else:
+            outcome = correlator.sweep()
+        await _emit(outcome)
+
+
+async def _emit(outcome: CorrelationOutcome) -> None:
+    for link in outcome.links:
+        await topics.links.send(key=link.id.encode(), value=link.model_dump_json().encode())
+    for series in outcome.series:
+        await topics.series.send(key=series.series_id.encode(), value=series.model_dump_json().encode())
+    for alert in outcome.alerts:
+        await topics.alerts.send(key=alert.alert_id.encode(), value=alert.model_dump_json().encode())
+
+
+@app.timer(interval=_settings.correlation_sweep_seconds)
+async def sweep_window() -> None:
+    """Ask the correlator (through its own topic, so the owning partition does it) to forget what left the window."""
+    await topics.correlation_in.send(key=b"sweep", value=sweep_command())

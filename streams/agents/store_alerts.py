@@ -1,0 +1,31 @@
+"""Alerts -> ClickHouse ``alerts`` (one insert per batch) and the configured webhooks (never blocking)."""
+
+from __future__ import annotations
+
+from crimelink.settings import get_settings
+from schemas.correlation import Alert
+from sinks.clickhouse import ALERT_COLUMNS, BatchSink, alert_row
+from sinks.webhooks import WebhookNotifier
+from streams import store, topics
+from streams.app import app
+
+__all__ = ["store_alerts", "notifier"]
+
+_settings = get_settings()
+notifier = WebhookNotifier(_settings.alert_webhooks, attempts=_settings.webhook_attempts)
+
+
+@app.agent(topics.alerts)
+async def store_alerts(stream):  # type: ignore[no-untyped-def]
+    sink: BatchSink[Alert] = BatchSink(store.store(), "alerts", ALERT_COLUMNS, alert_row)
+    async for values in stream.take(_settings.sink_batch_size, within=_settings.sink_flush_seconds):
+        for value in values:
+            sink.add(Alert.model_validate_json(value))
+        await store.flush_with_retry(sink)
+        for value in values:
+            notifier.submit(value)
+
+
+@app.task
+async def deliver_webhooks() -> None:
+    await notifier.run()
