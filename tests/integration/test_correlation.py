@@ -51,7 +51,7 @@ def _send(worker: RunningWorker, records: list[dict[str, Any]]) -> None:
 
 def _alerts(worker: RunningWorker, expect: int) -> list[Alert]:
     return [Alert.model_validate_json(value)
-            for _, value in read_topic(worker.bootstrap, worker.topics.alerts, expect=expect, timeout=20)]
+            for _, value in read_topic(worker.bootstrap, worker.topics.alerts, expect=expect, timeout=8)]
 
 
 def test_planted_group_alerts_once_escalates_and_survives_a_restart(start_worker) -> None:  # type: ignore[no-untyped-def]
@@ -77,11 +77,8 @@ def test_planted_group_alerts_once_escalates_and_survives_a_restart(start_worker
     assert first.level == 1 and first.status == "raised"
     assert first.forces == ["essex", "kent", "sussex"] and first.regions == ["ersou", "serocu"]
     assert first.lead_force == "kent" and "referable" in first.lead_reason
-    assert first.incident_count == 4 and first.referable_count == 3
-    package = first.evidence
-    assert [entry["incident_id"] for entry in package["awaiting_crime_number"]] == ["GRP-2"]
-    assert {entry["incident_id"] for entry in package["evidence"]} == {"GRP-1", "GRP-3", "GRP-4"}
-    assert package["vehicles"][0]["registration"] == "KX19TRV"
+    # Incidents cross two partitions before correlation, so GRP-2 may arrive after the alert was raised.
+    assert first.incident_count in (3, 4)
 
     wait_until(lambda: worker.scalar("SELECT count() FROM series FINAL WHERE has(members, 'northway:LOC-0')"),
                message="the local offender's series")
@@ -93,14 +90,21 @@ def test_planted_group_alerts_once_escalates_and_survives_a_restart(start_worker
     worker.restart()
     # Two more incidents in a new region (nersou) after the restart: escalate, do not repeat.
     _send(worker, [_group_incident(5, "durham", 60), _group_incident(6, "northumbria", 70)])
-    alerts = _alerts(worker, expect=3)
-    assert [(alert.alert_id, alert.level) for alert in alerts[:2]] == [(first.alert_id, 1), (first.alert_id, 2)]
-    if len(alerts) == 3:  # northumbria adds a force but no region: a further escalation, never a repeat
-        assert alerts[2].level == 3
+    wait_until(lambda: worker.scalar("SELECT max(level) FROM alerts") == 3, timeout=90, message="two escalations")
+    alerts = _alerts(worker, expect=4)  # expects one more than should exist: a repeated alert would show up here
+    assert [(alert.alert_id, alert.level) for alert in alerts] == [(first.alert_id, level) for level in (1, 2, 3)]
     assert alerts[1].status == "escalated" and "nersou" in alerts[1].regions
     wait_until(lambda: worker.scalar("SELECT count() FROM alerts FINAL WHERE level >= 2") == 1,
                message="the escalation in ClickHouse")
     assert worker.scalar("SELECT count() FROM alerts FINAL") == 1  # one alert per series, escalated in place
+
+    latest = alerts[-1]
+    assert latest.incident_count == 6 and latest.referable_count == 5
+    package = latest.evidence
+    assert [entry["incident_id"] for entry in package["awaiting_crime_number"]] == ["GRP-2"]
+    assert {entry["incident_id"] for entry in package["evidence"]} == {"GRP-1", "GRP-3", "GRP-4", "GRP-5", "GRP-6"}
+    assert package["vehicles"][0]["registration"] == "KX19TRV"
+    assert any("same vehicle KX19TRV" in why for link in package["links"] for why in link["why"])
 
     with urllib.request.urlopen(f"{worker.process.web_url}/alerts/{first.alert_id}/evidence", timeout=10) as response:
         page = response.read().decode()
