@@ -117,19 +117,60 @@ def topics() -> None:
 @click.option("--rate", type=float, default=50.0, show_default=True, help="Records per second (0 = as fast as possible).")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--fault-rate", type=float, default=0.04, show_default=True, help="Share of faulty records.")
-def simulate(count: int, rate: float, seed: int, fault_rate: float) -> None:
-    """Publish a simulated multi-retailer feed to the raw topics."""
+@click.option("--scenario", type=click.Choice(["feed", "orc"]), default="feed", show_default=True,
+              help="feed: a plain multi-retailer feed; orc: police.uk-weighted background plus planted organised groups.")
+@click.option("--background", type=int, default=10_000, show_default=True, help="orc: background incidents.")
+@click.option("--days", type=int, default=28, show_default=True, help="orc: days the scenario spans (ending now).")
+@click.option("--groups", type=int, default=8, show_default=True, help="orc: groups of each kind.")
+@click.option("--truth", type=click.Path(dir_okay=False, path_type=Path), help="orc: write the ground truth here.")
+def simulate(count: int, rate: float, seed: int, fault_rate: float, scenario: str, background: int, days: int,
+             groups: int, truth: Path | None) -> None:
+    """Publish a simulated feed to the raw topics: a plain one, or an ORC scenario with ground truth."""
     from rich.progress import Progress
 
+    settings = get_settings()
+    if scenario == "orc":
+        _simulate_orc(settings, seed=seed, background=background, days=days, groups=groups, truth=truth, rate=rate)
+        return
     from crimelink.simulate import publish_simulation
 
-    settings = get_settings()
     with Progress(transient=False) as progress:
         task = progress.add_task("publishing", total=count or None)
         sent = publish_simulation(bootstrap=settings.effective_kafka_bootstrap, count=count or None, rate=rate,
                                   seed=seed, fault_rate=fault_rate,
                                   progress=lambda done: progress.update(task, completed=done))
     click.echo(f"published {sent} records to {settings.effective_kafka_bootstrap}")
+
+
+def _simulate_orc(settings: Any, *, seed: int, background: int, days: int, groups: int, truth: Path | None,
+                  rate: float) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from rich.progress import Progress
+
+    from crimelink.kafka_io import Publisher
+    from crimelink.scenarios import OrcScenario
+    from crimelink.stores import StoreRegistry
+    from streams.topic_names import TopicNames
+
+    start = datetime.now(UTC) - timedelta(days=days)
+    scenario = OrcScenario(StoreRegistry.load(settings.stores_file), seed=seed, days=days, background=background,
+                           travelling=groups, steal_to_order=groups, local=groups, lookalikes=groups * 5, start=start)
+    if truth is not None:
+        truth.write_text(json.dumps(scenario.truth_document(), indent=1))
+        click.echo(f"ground truth for {len(scenario.truth)} planted groups written to {truth}")
+    names = TopicNames(settings)
+    started = time.monotonic()
+    with Publisher(settings.effective_kafka_bootstrap) as publisher, Progress() as progress:
+        task = progress.add_task("publishing scenario", total=len(scenario.records))
+        for sent, record in enumerate(scenario.records, start=1):
+            publisher.send(names.raw[record.feed_format], record.value, key=record.key)
+            progress.update(task, completed=sent)
+            if rate > 0:
+                time.sleep(max(0.0, started + sent / rate - time.monotonic()))
+    click.echo(f"published {len(scenario.records)} records ({scenario.background_count} background) "
+               f"to {settings.effective_kafka_bootstrap}")
 
 
 @main.command()

@@ -1,0 +1,134 @@
+"""Linking, series and alerts on plain dicts; the Faust layer only adds transport and changelogs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from crimelink.correlation import Correlator, CorrelatorConfig, blocking_keys, score_link
+from crimelink.correlation.engine import CorrelatorState
+from crimelink.correlation.evidence import render_html
+from schemas.correlation import Case, CaseDescription, CaseVehicle
+from schemas.reference import forces
+
+T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
+PLACES = {  # a store location per force (approximate town centres)
+    "kent": (51.28, 1.08), "essex": (51.74, 0.47), "sussex": (50.83, -0.14), "durham": (54.78, -1.57),
+    "cumbria": (54.89, -2.93), "dorset": (50.72, -1.88),
+}
+TEAM = [CaseDescription(gender="male", build="slim", complexion="pale", eye_colour="blue", ethnicity="IC1",
+                        features=["dagger tattoo on left hand"])]
+
+
+def case(key: str, force: str, hours: float, *, tactics: tuple[str, ...] = ("DIST-STAFF", "TEAM-LOOKOUT"),
+         vehicle: str | None = None, team: list[CaseDescription] | None = None, eligibility: str = "referable") -> Case:
+    lat, lon = PLACES[force]
+    return Case(key=key, retailer="northway", incident_id=key, revision=1, store_name=f"store {key}", force_id=force,
+                region_id=forces()[force].region_id, latitude=lat, longitude=lon, start=T0 + timedelta(hours=hours),
+                tactics=sorted(tactics), goods=["RAZORS"], value_pence=5000, offender_count=len(team or []) or 1,
+                descriptions=team or [], vehicles=[CaseVehicle(registration=vehicle, valid=True)] if vehicle else [],
+                crime_number="X/1234567/25" if eligibility == "referable" else None, eligibility=eligibility)
+
+
+def never_common(_: str) -> bool:
+    return False
+
+
+def test_same_vehicle_is_a_strong_explained_link() -> None:
+    score, evidence = score_link(case("a", "kent", 0, vehicle="KX19TRV"), case("b", "essex", 20, vehicle="KX19TRV"),
+                                 never_common)
+    assert score >= 0.85
+    assert any(e.feature == "vehicle" and "KX19TRV" in e.detail for e in evidence)
+
+
+def test_shared_modus_operandi_alone_is_not_strong() -> None:
+    score, _ = score_link(case("a", "kent", 0), case("b", "essex", 20), never_common)
+    assert 0 < score < 0.85
+
+
+def test_impossible_journeys_veto_the_link() -> None:
+    score, evidence = score_link(case("a", "kent", 0, vehicle="KX19TRV"), case("b", "durham", 1, vehicle="KX19TRV"),
+                                 never_common)
+    assert score == 0 and evidence[0].feature == "travel"
+
+
+def test_common_features_do_not_count_as_distinguishing() -> None:
+    hoodie = [CaseDescription(gender="male", build="slim", features=["grey hoodie"])]
+    left, right = case("a", "kent", 0, team=hoodie), case("b", "essex", 20, team=hoodie)
+    rare_score, _ = score_link(left, right, never_common)
+    common_score, _ = score_link(left, right, lambda feature: feature == "grey hoodie")
+    assert rare_score > common_score
+
+
+def test_blocking_keys() -> None:
+    keys = blocking_keys(case("a", "kent", 0, vehicle="KX19TRV", team=TEAM))
+    assert "veh:KX19TRV" in keys and "mo:DIST-STAFF,TEAM-LOOKOUT" in keys
+    assert "feat:dagger tattoo on left hand" in keys and "desc:male|slim|pale|blue|IC1" in keys
+
+
+def test_a_group_across_regions_alerts_once_then_escalates() -> None:
+    correlator = Correlator(CorrelatorState.in_memory())
+    outcomes = [correlator.on_incident(c) for c in [
+        case("g1", "kent", 0, vehicle="KX19TRV"), case("g2", "kent", 10, vehicle="KX19TRV"),
+        case("g3", "essex", 24, vehicle="KX19TRV", eligibility="pending"),
+        case("g4", "sussex", 40, vehicle="KX19TRV"),  # third force, second region: raise
+        case("g5", "sussex", 50, vehicle="KX19TRV"),  # same reach: nothing new
+        case("g6", "durham", 80, vehicle="KX19TRV"),  # third region: escalate
+    ]]
+    alerts = [alert for outcome in outcomes for alert in outcome.alerts]
+    assert [(a.level, a.status, len(a.forces), len(a.regions)) for a in alerts] == [
+        (1, "raised", 3, 2), (2, "escalated", 4, 3)]
+    assert len({a.alert_id for a in alerts}) == 1
+    assert alerts[0].lead_force == "kent"
+    package = alerts[1].evidence
+    assert [e["key"] for e in package["awaiting_crime_number"]] == ["g3"]
+    assert len(package["evidence"]) == 5
+    assert "Awaiting a crime number" in alerts[1].evidence_markdown and "<table>" in render_html(package)
+
+
+def test_one_force_never_alerts_however_prolific() -> None:
+    correlator = Correlator(CorrelatorState.in_memory())
+    alerts = [a for n in range(30) for a in correlator.on_incident(case(f"l{n}", "durham", n * 7, vehicle="DU15LOC")).alerts]
+    assert alerts == []
+    (series_id,) = {correlator.state.series_of[f"l{n}"] for n in range(30)}
+    assert len(correlator.series(series_id)["members"]) == 30  # type: ignore[index]
+
+
+def test_weak_links_do_not_make_series() -> None:
+    correlator = Correlator(CorrelatorState.in_memory())
+    signature = ("DIST-STAFF", "TEAM-LOOKOUT", "CONC-FOIL")
+    outcomes = [correlator.on_incident(case(f"w{n}", force, n * 20, tactics=signature))
+                for n, force in enumerate(["kent", "essex", "sussex", "durham", "dorset"])]
+    assert any(outcome.links for outcome in outcomes)  # the shared MO is kept as a lead...
+    assert all(not outcome.series and not outcome.alerts for outcome in outcomes)  # ...but joins nothing
+    assert dict(correlator.state.series_of) == {}
+
+
+def test_a_borderline_link_does_not_chain_two_series() -> None:
+    correlator = Correlator(CorrelatorState.in_memory())
+    for n in range(3):
+        correlator.on_incident(case(f"a{n}", "kent", n * 5, vehicle="AA11AAA"))
+        correlator.on_incident(case(f"b{n}", "durham", n * 5, vehicle="BB22BBB"))
+    first, second = correlator.state.series_of["a0"], correlator.state.series_of["b0"]
+    assert first != second
+    # Shares a vehicle with one series only (strong) and the MO with the other (weak): joins one, merges nothing.
+    correlator.on_incident(case("x", "essex", 40, vehicle="AA11AAA"))
+    assert correlator.state.series_of["x"] == first
+    assert correlator.state.series_of["b0"] == second
+
+
+def test_the_window_bounds_memory() -> None:
+    correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig(window=timedelta(days=2)))
+    for n in range(40):
+        correlator.on_incident(case(f"c{n}", "kent", n * 6, vehicle=f"KX{n:02d}AAA"))
+    correlator.sweep()
+    kept = [key for key in correlator.state.cases if not key.startswith("__")]
+    assert len(kept) == 9  # the last 48 hours, every 6 hours
+    assert all(int(key[1:]) >= 31 for key in kept)
+    assert sum(len(p) for p in correlator.state.postings.values()) == len(kept) * 2
+
+
+def test_candidates_per_key_are_capped() -> None:
+    correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig(max_posting=10))
+    for n in range(50):
+        correlator.on_incident(case(f"m{n}", "kent", n * 0.5))
+    assert len(correlator.state.postings["mo:DIST-STAFF,TEAM-LOOKOUT"]) == 10
