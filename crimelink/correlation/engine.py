@@ -32,6 +32,7 @@ class CorrelatorConfig:
     min_forces: int = 3
     min_regions: int = 2
     max_posting: int = 200  # candidates kept per blocking key (most recent)
+    max_mo_candidates: int = 50  # a tactic signature alone is weak evidence: compare only its most recent users
     common_feature_share: float = 0.01  # a feature on more than this share of cases is not distinguishing
     common_feature_floor: int = 50
     max_series_links: int = 500
@@ -60,12 +61,21 @@ class Correlator:
     def __init__(self, state: CorrelatorState, config: CorrelatorConfig | None = None) -> None:
         self.state = state
         self.config = config or CorrelatorConfig()
+        # Parsed cases, so candidates are not re-validated from the table on every comparison. Only this
+        # process writes the tables (one partition), so the cache cannot go stale; after a restart it refills.
+        self._cache: dict[str, Case] = {}
 
     # --- reading state -------------------------------------------------------------------------
 
     def case(self, key: str) -> Case | None:
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         raw = self.state.cases.get(key)
-        return None if raw is None else Case.model_validate(raw)
+        if raw is None:
+            return None
+        parsed = self._cache[key] = Case.model_validate(raw)
+        return parsed
 
     def series(self, series_id: str) -> dict[str, Any] | None:
         raw = self.state.series.get(series_id)
@@ -90,6 +100,7 @@ class Correlator:
             return outcome  # older than the window: nothing in memory to link it to
         known = self.case(case.key)
         self.state.cases[case.key] = case.model_dump(mode="json")
+        self._cache[case.key] = case
         if watermark is None or case.start > watermark:
             self.state.series[_WATERMARK] = {"at": case.start.isoformat()}
         if known is not None:
@@ -128,15 +139,19 @@ class Correlator:
     def _links_for(self, case: Case) -> list[Link]:
         seen: set[str] = set()
         links = []
+        common = {feature for d in case.descriptions for feature in d.features if self._is_common_feature(feature)}
         for key in blocking_keys(case):
-            for other_key in self.state.postings.get(key) or []:
+            posting = self.state.postings.get(key) or []
+            if key.startswith("mo:"):
+                posting = posting[-self.config.max_mo_candidates:]
+            for other_key in posting:
                 if other_key in seen or other_key == case.key:
                     continue
                 seen.add(other_key)
                 other = self.case(other_key)
                 if other is None or abs(other.start - case.start) > self.config.window:
                     continue
-                score, evidence = score_link(other, case, self._is_common_feature)
+                score, evidence = score_link(other, case, common.__contains__)
                 if score >= WEAK:
                     first, second = (other, case) if other.start <= case.start else (case, other)
                     links.append(Link(a=first.key, b=second.key, score=score, strong=score >= STRONG,
@@ -257,6 +272,7 @@ class Correlator:
         touched: set[str] = set()
         for key in expired:
             del self.state.cases[key]
+            self._cache.pop(key, None)
             series_id = self.state.series_of.get(key)
             if series_id is not None:
                 del self.state.series_of[key]
