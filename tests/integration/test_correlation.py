@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,3 +110,29 @@ def test_planted_group_alerts_once_escalates_and_survives_a_restart(start_worker
     with urllib.request.urlopen(f"{worker.process.web_url}/alerts/{first.alert_id}/evidence", timeout=10) as response:
         page = response.read().decode()
     assert "KX19TRV" in page and "Suggested lead force" in page and "Awaiting a crime number" in page
+
+
+def example_queries() -> dict[str, str]:
+    text = (Path(__file__).resolve().parents[2] / "deploy" / "queries" / "examples.sql").read_text()
+    queries = {}
+    for block in text.split("-- name: ")[1:]:
+        name, _, body = block.partition("\n")
+        queries[name.strip()] = body.strip()
+    return queries
+
+
+def test_every_example_analyst_query_runs_on_pipeline_data(start_worker) -> None:  # type: ignore[no-untyped-def]
+    worker = start_worker()
+    _send(worker, [_group_incident(1, "kent", 0), _group_incident(2, "kent", 10, crime_reference=None),
+                   _group_incident(3, "essex", 24), _group_incident(4, "sussex", 40)])
+    wait_until(lambda: worker.scalar("SELECT count() FROM alerts") >= 1, timeout=60, message="an alert")
+    wait_until(lambda: worker.scalar("SELECT count() FROM retailer_backlog") >= 1, message="the pending backlog")
+    queries = example_queries()
+    assert len(queries) == 6
+    results = {name: worker.query(sql) for name, sql in queries.items()}
+    assert all(result.rows for result in results.values()), {n: len(r.rows) for n, r in results.items()}
+    vehicles = results["vehicles_seen_in_several_forces"].as_dicts()
+    assert vehicles[0]["registration"] == "KX19TRV" and vehicles[0]["forces"] == 3
+    timeline = results["series_timeline"].as_dicts()
+    assert [row["incident_id"] for row in timeline] == ["GRP-1", "GRP-2", "GRP-3", "GRP-4"]
+    assert results["pending_backlog_per_retailer"].as_dicts()[0]["current_status"] == "pending"
