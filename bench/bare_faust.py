@@ -1,0 +1,38 @@
+"""The ceiling: a bare Faust agent that only consumes the raw topics (take(1000)), nothing else.
+
+Run by bench/throughput.py as a subprocess: BARE_TOPICS, BARE_EXPECT, BARE_BOOTSTRAP, BARE_OUT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import faust
+
+app = faust.App(f"bare-{os.getpid()}", broker=f"kafka://{os.environ['BARE_BOOTSTRAP']}", store="memory://",
+                web_enabled=False, consumer_auto_offset_reset="earliest", topic_allow_declare=False,
+                datadir=os.environ.get("BARE_DATADIR", "bare-data"))
+topic = app.topic(*os.environ["BARE_TOPICS"].split(","), value_serializer="raw", key_serializer="raw")
+expect = int(os.environ["BARE_EXPECT"])
+seen = {"count": 0, "first": 0.0}
+
+
+@app.agent(topic)
+async def consume(stream):  # type: ignore[no-untyped-def]
+    async for values in stream.take(1000, within=0.5):
+        if not seen["count"]:
+            seen["first"] = time.perf_counter()
+        seen["count"] += len(values)
+        if seen["count"] >= expect:
+            elapsed = time.perf_counter() - seen["first"]
+            with open(os.environ["BARE_OUT"], "w") as handle:
+                json.dump({"count": seen["count"], "seconds": elapsed}, handle)
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    from faust.worker import Worker
+
+    Worker(app, loglevel="error", quiet=True).execute_from_commandline()

@@ -1,0 +1,157 @@
+"""End-to-end throughput against the ceilings, measured side by side on the same messages.
+
+    .venv/bin/python -m bench.throughput [--count 20000] [--json bench/results/throughput.json]
+
+Produces N simulated incidents (three feed formats, realistic content, 4% faulty) to fresh raw
+topics on a local broker, then measures on those same messages:
+
+1. raw aiokafka ``getmany`` (consume only);
+2. a bare Faust agent with ``take(1000)`` (consume only);
+3. crimelink's worker: normalise -> crime-number gate -> correlation -> ClickHouse, from the first
+   record consumed to the last row visible in ClickHouse, with the worker's CPU time and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from crimelink.broker import LocalBroker, fetch_broker, free_port
+from crimelink.kafka_io import Publisher, declare_topics
+from crimelink.query_client import run_query
+from crimelink.settings import Settings
+from crimelink.simulate import Simulator
+from crimelink.stores import StoreRegistry
+from crimelink.worker_process import WorkerProcess
+from streams.topic_names import TopicNames
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+async def _getmany(bootstrap: str, topics: list[str], expect: int) -> float:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"bench-{uuid.uuid4().hex[:6]}", enable_auto_commit=False)
+    await consumer.start()
+    seen, first = 0, 0.0
+    try:
+        while seen < expect:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batch.values():
+                if records and not first:
+                    first = time.perf_counter()
+                seen += len(records)
+    finally:
+        await consumer.stop()
+    return time.perf_counter() - first
+
+
+def _bare_faust(bootstrap: str, topics: list[str], expect: int, workdir: Path) -> float:
+    out = workdir / "bare.json"
+    env = {**os.environ, "BARE_TOPICS": ",".join(topics), "BARE_EXPECT": str(expect), "BARE_BOOTSTRAP": bootstrap,
+           "BARE_OUT": str(out), "BARE_DATADIR": str(workdir / "bare-data")}
+    log = (workdir / "bare.log").open("w")
+    subprocess.run([sys.executable, "-m", "bench.bare_faust"], env=env,
+                   cwd=REPO, timeout=600, check=False, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    if not out.exists():
+        raise RuntimeError(f"the bare Faust run failed; see {workdir / 'bare.log'}")
+    return float(json.loads(out.read_text())["seconds"])
+
+
+def _proc_stats(pid: int) -> tuple[float, int]:
+    """(CPU seconds, peak resident KiB) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    peak = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("VmHWM"))
+    return cpu, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="crimelink-bench-"))
+    bootstrap = os.environ.get("CRIMELINK_BENCH_BOOTSTRAP")
+    broker = None
+    if not bootstrap:
+        broker = LocalBroker(libs=fetch_broker(REPO / ".crimelink" / "kafka" / "dist"), data_dir=workdir / "kafka",
+                             partitions=1)
+        broker.start()
+        bootstrap = broker.bootstrap
+    try:
+        token = uuid.uuid4().hex[:6]
+        settings = Settings(home=workdir, kafka_bootstrap=bootstrap, topic_prefix=f"b{token}.", topic_partitions=1)
+        names = TopicNames(settings)
+        declare_topics(bootstrap, names.all(), 1, names.partitions)
+        simulator = Simulator(StoreRegistry.load(), seed=3, fault_rate=0.04)
+        started = time.perf_counter()
+        with Publisher(bootstrap) as publisher:
+            for record in simulator.records(args.count):
+                publisher.send(names.raw[record.feed_format], record.value, key=record.key)
+        produce_seconds = time.perf_counter() - started
+        raw_topics = list(names.raw.values())
+
+        getmany_seconds = asyncio.run(_getmany(bootstrap, raw_topics, args.count))
+        bare_seconds = _bare_faust(bootstrap, raw_topics, args.count, workdir)
+
+        web_port = free_port()
+        env = {**os.environ, "CRIMELINK_HOME": str(workdir / "worker"), "CRIMELINK_KAFKA_BOOTSTRAP": bootstrap,
+               "CRIMELINK_TOPIC_PREFIX": settings.topic_prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
+               "CRIMELINK_APP_ID": f"bench-{token}", "CRIMELINK_WEB_PORT": str(web_port),
+               "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{workdir / 'worker' / 'clickhouse'}",
+               "CRIMELINK_SINK_FLUSH_SECONDS": "0.5"}
+        query_settings = settings.model_copy(update={"web_port": web_port,
+                                                     "clickhouse_dsn": env["CRIMELINK_CLICKHOUSE_DSN"]})
+        worker = WorkerProcess(env, workdir / "worker.log", f"http://127.0.0.1:{web_port}")
+        worker.start()
+        assert worker.process is not None
+        first = None
+        done = None
+        while done is None:
+            rows = run_query("SELECT (SELECT count() FROM incidents) + (SELECT count() FROM dead_letters)", {},
+                             query_settings).rows[0][0]
+            now = time.perf_counter()
+            if rows and first is None:
+                first = now
+            if rows >= args.count:
+                done = now
+            time.sleep(0.2)
+        cpu, peak_kib = _proc_stats(worker.process.pid)
+        worker.stop()
+        crimelink_seconds = done - (first or done)
+        results = {
+            "count": args.count,
+            "produce_per_s": round(args.count / produce_seconds),
+            "aiokafka_getmany_per_s": round(args.count / getmany_seconds),
+            "bare_faust_per_s": round(args.count / bare_seconds),
+            "crimelink_end_to_end_per_s": round(args.count / max(crimelink_seconds, 1e-9)),
+            "crimelink_worker_cpu_seconds": round(cpu, 1),
+            "crimelink_worker_peak_rss_mib": round(peak_kib / 1024),
+        }
+        results["ratio_to_bare_faust"] = round(results["crimelink_end_to_end_per_s"] / results["bare_faust_per_s"], 3)
+        results["ratio_to_getmany"] = round(results["crimelink_end_to_end_per_s"] / results["aiokafka_getmany_per_s"], 3)
+        for name, value in results.items():
+            print(f"{name:34} {value}")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2))
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()

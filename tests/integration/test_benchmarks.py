@@ -1,0 +1,27 @@
+"""Benchmarks are not timed tests: CI runs them at a tiny size only to check that they still work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_throughput_benchmark_runs_at_a_tiny_size(kafka_bootstrap: str, tmp_path: Path) -> None:
+    out = tmp_path / "throughput.json"
+    env = {**os.environ, "CRIMELINK_BENCH_BOOTSTRAP": kafka_bootstrap}
+    subprocess.run([sys.executable, "-m", "bench.throughput", "--count", "200", "--json", str(out)], cwd=REPO, env=env,
+                   check=True, timeout=300, capture_output=True)
+    results = json.loads(out.read_text())
+    assert results["count"] == 200
+    for key in ("aiokafka_getmany_per_s", "bare_faust_per_s", "crimelink_end_to_end_per_s",
+                "crimelink_worker_peak_rss_mib"):
+        assert results[key] > 0, key
+    assert "ratio_to_bare_faust" in results  # meaningless at this size; printed for the real runs
