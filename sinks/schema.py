@@ -219,6 +219,28 @@ TTL toDateTime(at) + INTERVAL {retention_days} DAY
 COMMENT 'One row per alert (FINAL: its latest level), with the evidence package'
 """
 
+_DAILY = """
+CREATE TABLE IF NOT EXISTS {db}.incidents_daily
+(
+    day Date,
+    force_id LowCardinality(String),
+    region_id LowCardinality(String),
+    incidents AggregateFunction(uniqExact, String, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, region_id, force_id)
+TTL day + INTERVAL {retention_days} DAY
+COMMENT 'Distinct incidents per day and force, kept up to date by incidents_daily_mv (revisions and replays do not double count)'
+"""
+
+_DAILY_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.incidents_daily_mv TO {db}.incidents_daily AS
+SELECT toDate(occurred_start) AS day, force_id, region_id, uniqExactState(retailer, incident_id) AS incidents
+FROM {db}.incidents
+GROUP BY day, force_id, region_id
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, incidents_latest, dead_letters", (_INCIDENTS, _INCIDENTS_LATEST, _DEAD_LETTERS)),
     Migration(2, "incidents.unmapped_codes", (
@@ -233,6 +255,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "AFTER pending_deadline",
     )),
     Migration(4, "links, series, alerts", (_LINKS, _SERIES, _ALERTS)),
+    Migration(5, "incidents_daily aggregate for the dashboard", (
+        _DAILY, _DAILY_MV,
+        # Backfill what existed before the view; uniqExact states merge, so a re-run counts nothing twice.
+        "INSERT INTO {db}.incidents_daily SELECT toDate(occurred_start) AS day, force_id, region_id, "
+        "uniqExactState(retailer, incident_id) FROM {db}.incidents GROUP BY day, force_id, region_id",
+    )),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 BOOTSTRAP = ("CREATE DATABASE IF NOT EXISTS {db}", _MIGRATIONS_TABLE)

@@ -35,6 +35,15 @@ STATS_QUERIES: dict[str, str] = {
                countIf(eligibility = 'expired') AS expired,
                (SELECT count() FROM dead_letters FINAL) AS rejected
         FROM incidents_latest""",
+    "daily": """
+        SELECT day, region_id, uniqExactMerge(incidents) AS incidents
+        FROM incidents_daily WHERE day >= today() - 27
+        GROUP BY day, region_id ORDER BY day, region_id""",
+    "force_grid": """
+        SELECT f.region AS region_id, f.force AS force_id, countIf(a.alert_id != '') AS alerts
+        FROM (SELECT region_id AS region, force_id AS force FROM incidents_daily GROUP BY region, force) AS f
+        LEFT JOIN (SELECT alert_id, arrayJoin(forces) AS force FROM alerts FINAL) AS a ON a.force = f.force
+        GROUP BY region_id, force_id ORDER BY region_id, force_id""",
     "by_force": """
         SELECT force_id, region_id, count() AS incidents, countIf(eligibility = 'referable') AS referable,
                sum(total_value_pence) / 100 AS value_pounds

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest

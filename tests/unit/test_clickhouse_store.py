@@ -126,3 +126,15 @@ def test_every_dashboard_query_runs(store: ClickHouseStore) -> None:
     for sql in STATS_QUERIES.values():
         store.read_only_query(sql)  # raises QueryError if a query no longer fits the schema
     assert store.read_only_query(STATS_QUERIES["totals"]).as_dicts()[0]["referable"] == 1
+
+
+def test_grafana_dashboard_matches_the_worker_dashboard_and_runs(store: ClickHouseStore) -> None:
+    """The Grafana panels (for ClickHouse-server deployments) carry the same SQL, qualified with the database."""
+    import json
+
+    from scripts.build_grafana import TARGET, render
+
+    assert TARGET.read_text() == render(), "run python scripts/build_grafana.py"
+    for panel in json.loads(TARGET.read_text())["panels"]:
+        sql = panel["targets"][0]["rawSql"].replace("crimelink.", f"`{store.database}`.")
+        store.read_only_query(sql)
