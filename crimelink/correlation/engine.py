@@ -41,7 +41,7 @@ class CorrelatorConfig:
 @dataclass
 class CorrelatorState:
     cases: MutableMapping[str, Any]
-    postings: MutableMapping[str, Any]
+    postings: dict[str, Any]  # derived from cases: plain memory, rebuilt after a restart
     series: MutableMapping[str, Any]
     series_of: MutableMapping[str, Any]
 
@@ -64,6 +64,7 @@ class Correlator:
         # Parsed cases, so candidates are not re-validated from the table on every comparison. Only this
         # process writes the tables (one partition), so the cache cannot go stale; after a restart it refills.
         self._cache: dict[str, Case] = {}
+        self._index_ready = False
 
     # --- reading state -------------------------------------------------------------------------
 
@@ -92,8 +93,28 @@ class Correlator:
 
     # --- the work ------------------------------------------------------------------------------
 
+    def rebuild_index(self) -> int:
+        """Rebuild the posting lists from the cases (after a restart: the index is derived state, so the worker
+        keeps it in memory instead of writing every posting-list change to a changelog). Returns the cases indexed."""
+        self.state.postings.clear()
+        cases = sorted((Case.model_validate(raw) for key, raw in list(self.state.cases.items())),
+                       key=lambda case: case.start)
+        for case in cases:
+            self._cache[case.key] = case
+            self._index(case)
+        self._index_ready = True
+        return len(cases)
+
+    def _index(self, case: Case) -> None:
+        for key in blocking_keys(case):
+            posting = list(self.state.postings.get(key) or [])
+            posting.append(case.key)
+            self.state.postings[key] = posting[-self.config.max_posting:]
+
     def on_incident(self, case: Case) -> CorrelationOutcome:
         """Link a new incident (or update a known one: eligibility changes do not re-link)."""
+        if not self._index_ready:
+            self.rebuild_index()
         outcome = CorrelationOutcome()
         watermark = self._watermark()
         if watermark is not None and case.start < watermark - self.config.window:
@@ -113,10 +134,7 @@ class Correlator:
 
         links = self._links_for(case)
         outcome.links.extend(links)
-        for key in blocking_keys(case):
-            posting = list(self.state.postings.get(key) or [])
-            posting.append(case.key)
-            self.state.postings[key] = posting[-self.config.max_posting:]
+        self._index(case)
         series_id = self._join(case, links)
         if series_id is None:
             return outcome
@@ -265,6 +283,8 @@ class Correlator:
 
     def sweep(self, now: datetime | None = None) -> CorrelationOutcome:
         """Forget what fell out of the window (event time); returns the series that changed."""
+        if not self._index_ready:
+            self.rebuild_index()
         now = now or self._watermark() or datetime.now(UTC)
         cutoff = now - self.config.window
         outcome = CorrelationOutcome()

@@ -26,7 +26,7 @@ def _table(name: str):  # type: ignore[no-untyped-def]
 
 state = CorrelatorState(
     cases=_table("correlation-cases"),
-    postings=_table("correlation-postings"),
+    postings={},  # an index derived from the cases table: rebuilt in memory after a restart, no changelog
     series=_table("correlation-series"),
     series_of=_table("correlation-series-of"),
 )

@@ -132,3 +132,14 @@ def test_candidates_per_key_are_capped() -> None:
     for n in range(50):
         correlator.on_incident(case(f"m{n}", "kent", n * 0.5))
     assert len(correlator.state.postings["mo:DIST-STAFF,TEAM-LOOKOUT"]) == 10
+
+
+def test_the_index_is_rebuilt_from_the_cases_after_a_restart() -> None:
+    state = CorrelatorState.in_memory()
+    first = Correlator(state)
+    first.on_incident(case("r1", "kent", 0, vehicle="RS19RST"))
+    restarted_state = CorrelatorState(cases=state.cases, postings={}, series=state.series, series_of=state.series_of)
+    restarted = Correlator(restarted_state)  # the tables came back from their changelogs; the index did not
+    outcome = restarted.on_incident(case("r2", "essex", 20, vehicle="RS19RST"))
+    assert [link.a for link in outcome.links if link.strong] == ["r1"]
+    assert restarted_state.postings["veh:RS19RST"] == ["r1", "r2"]
