@@ -82,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", type=Path, help="record the worker with py-spy (collapsed stacks) into this file")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="crimelink-bench-"))
     bootstrap = os.environ.get("CRIMELINK_BENCH_BOOTSTRAP")
@@ -118,6 +119,11 @@ def main() -> None:
         worker = WorkerProcess(env, workdir / "worker.log", f"http://127.0.0.1:{web_port}")
         worker.start()
         assert worker.process is not None
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(worker.process.pid), "--format", "raw",
+                                    "--nonblocking", "-o", str(args.profile)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
         first = None
         done = None
         while done is None:
@@ -131,6 +137,8 @@ def main() -> None:
             time.sleep(0.2)
         cpu, peak_kib = _proc_stats(worker.process.pid)
         worker.stop()
+        if spy is not None:
+            spy.wait(30)
         crimelink_seconds = done - (first or done)
         results = {
             "count": args.count,
