@@ -22,6 +22,7 @@ PANELS = {  # stats query -> (title, Grafana panel type)
     "by_force": ("Incidents by force", "table"),
     "by_region": ("Incidents by region", "table"),
     "top_tactics": ("Top tactics", "barchart"),
+    "top_goods": ("Top goods", "barchart"),
     "rejections": ("Rejected records by retailer and problem", "table"),
     "pending_by_retailer": ("Not yet referable, by retailer", "table"),
 }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sinks.schema_docs import COLUMN_DOCS
+
 __all__ = ["Migration", "MIGRATIONS", "LATEST_VERSION", "render"]
 
 
@@ -260,6 +262,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         # Backfill what existed before the view; uniqExact states merge, so a re-run counts nothing twice.
         "INSERT INTO {db}.incidents_daily SELECT toDate(occurred_start) AS day, force_id, region_id, "
         "uniqExactState(retailer, incident_id) FROM {db}.incidents GROUP BY day, force_id, region_id",
+    )),
+    Migration(6, "column documentation, skip indexes for common filters, incidents_latest with every column", (
+        *(f"ALTER TABLE {{db}}.{table} COMMENT COLUMN {column} '{text.replace(chr(39), chr(39) * 2)}'"
+          for table, columns in COLUMN_DOCS.items() for column, text in columns.items()),
+        "ALTER TABLE {db}.incidents ADD INDEX IF NOT EXISTS idx_force force_id TYPE set(64) GRANULARITY 4",
+        "ALTER TABLE {db}.incidents ADD INDEX IF NOT EXISTS idx_region region_id TYPE set(16) GRANULARITY 4",
+        "ALTER TABLE {db}.incidents ADD INDEX IF NOT EXISTS idx_time occurred_start TYPE minmax GRANULARITY 4",
+        "ALTER TABLE {db}.incidents ADD INDEX IF NOT EXISTS idx_tactics tactics TYPE bloom_filter GRANULARITY 4",
+        "ALTER TABLE {db}.incidents ADD INDEX IF NOT EXISTS idx_vehicles vehicle_registrations TYPE bloom_filter "
+        "GRANULARITY 4",
+        _INCIDENTS_LATEST.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"),
     )),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -54,6 +54,9 @@ STATS_QUERIES: dict[str, str] = {
     "top_tactics": """
         SELECT arrayJoin(tactics) AS tactic, count() AS incidents
         FROM incidents_latest GROUP BY tactic ORDER BY incidents DESC LIMIT 10""",
+    "top_goods": """
+        SELECT arrayJoin(goods_categories) AS goods, count() AS incidents, sum(total_value_pence) / 100 AS value_pounds
+        FROM incidents_latest GROUP BY goods ORDER BY incidents DESC LIMIT 10""",
     "rejections": """
         SELECT retailer, arrayJoin(reason_problems) AS problem, count() AS records
         FROM dead_letters FINAL GROUP BY retailer, problem ORDER BY records DESC LIMIT 20""",

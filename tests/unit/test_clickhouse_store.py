@@ -138,3 +138,14 @@ def test_grafana_dashboard_matches_the_worker_dashboard_and_runs(store: ClickHou
     for panel in json.loads(TARGET.read_text())["panels"]:
         sql = panel["targets"][0]["rawSql"].replace("crimelink.", f"`{store.database}`.")
         store.read_only_query(sql)
+
+
+def test_every_table_column_is_documented_and_the_latest_view_has_every_column(store: ClickHouseStore) -> None:
+    undocumented = store.query(
+        "SELECT table, name FROM system.columns WHERE database = {db:String} AND comment = '' "
+        "AND table IN (SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree%')",
+        {"db": store.database}).rows
+    assert undocumented == []
+    view = {row[0] for row in store.query("DESCRIBE TABLE incidents_latest").rows}
+    table = {row[0] for row in store.query("DESCRIBE TABLE incidents").rows}
+    assert view == table
