@@ -10,13 +10,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from crimelink.errors import SinkWriteError
 from crimelink.settings import get_settings
 from sinks.clickhouse import BatchSink, ClickHouseStore
 
-__all__ = ["open_store", "store", "call", "flush_with_retry"]
+__all__ = ["open_store", "store", "call", "flush_with_retry", "drain"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,3 +62,22 @@ async def flush_with_retry(sink: BatchSink[object], *, first_delay: float = 0.5,
             log.error("%s; retrying in %.1fs", error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
+
+
+async def drain(stream: Any, sink: BatchSink[Any], parse: Callable[[bytes], Any],
+                after: Callable[[list[bytes]], None] | None = None) -> None:
+    """The body of every sink agent: batches from the stream, one insert each, offsets acknowledged after the write.
+
+    A value that does not parse (it was written by crimelink itself, so this is a bug) is logged and skipped
+    rather than stopping the sink; it stays in Kafka for inspection.
+    """
+    settings = get_settings()
+    async for values in stream.take(settings.sink_batch_size, within=settings.sink_flush_seconds):
+        for value in values:
+            try:
+                sink.add(parse(value))
+            except Exception:  # noqa: BLE001 - one bad value must not stop the table's sink
+                log.exception("%s: skipped a value that does not parse: %.200r", sink.table, value)
+        await flush_with_retry(sink)
+        if after is not None:
+            after(values)

@@ -8,11 +8,12 @@ one new module in this package and no change anywhere else.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from crimelink import taxonomy
 from crimelink.errors import RecordRejected
@@ -20,7 +21,10 @@ from crimelink.vehicles import normalise_registration
 from schemas.incident import GoodsLine, OffenderDescription, Tactic, Vehicle
 from schemas.outcomes import Reason
 
-__all__ = ["FeedAdapter", "IncidentDraft", "reasons_from_validation", "vehicle", "tactics_from", "goods_line"]
+__all__ = ["FeedAdapter", "IncidentDraft", "Problems", "parse_json", "reasons_from_validation", "reject", "vehicle",
+           "tactics_from", "goods_line"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -76,6 +80,41 @@ def reasons_from_validation(error: ValidationError, prefix: str = "") -> list[Re
         shown = None if isinstance(value, (dict, list)) or value is None else str(value)[:200]
         reasons.append(Reason(field=f"{prefix}{path}", problem=item["type"], message=item["msg"], value=shown))
     return reasons
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_json(model: type[M], raw: bytes) -> M:
+    """A feed's pydantic contract from raw JSON, or every reason it is not one."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            raise reject("$", "not-json", "the record is not valid JSON", raw[:200].decode("utf-8", "replace")) from None
+        raise RecordRejected(reasons_from_validation(error)) from None
+
+
+class Problems:
+    """Collects every reason a record is refused, so a retailer sees them all at once, not one per resend."""
+
+    def __init__(self) -> None:
+        self.reasons: list[Reason] = []
+
+    def attempt(self, function: Callable[[], T]) -> T | None:
+        """The function's result, or None with its reasons recorded."""
+        try:
+            return function()
+        except RecordRejected as error:
+            self.reasons.extend(error.reasons)
+            return None
+
+    def add(self, field_name: str, problem: str, message: str, value: Any = None) -> None:
+        self.reasons.extend(reject(field_name, problem, message, value).reasons)
+
+    def raise_if_any(self) -> None:
+        if self.reasons:
+            raise RecordRejected(self.reasons)
 
 
 def reject(field_name: str, problem: str, message: str, value: Any = None) -> RecordRejected:

@@ -17,10 +17,8 @@ from __future__ import annotations
 import csv
 import io
 
-from crimelink.errors import RecordRejected
 from crimelink.feeds._text import description_from_text, goods_from_text, local_datetime, pounds_to_pence, vehicle_parts, yes_no
-from crimelink.feeds.base import FeedAdapter, IncidentDraft, reject, tactics_from, vehicle
-from schemas.outcomes import Reason
+from crimelink.feeds.base import FeedAdapter, IncidentDraft, Problems, reject, tactics_from, vehicle
 from schemas.reference import forces
 
 __all__ = ["ADAPTER", "COLUMNS", "OFFENCES", "to_message"]
@@ -63,33 +61,23 @@ class BcpCsvAdapter(FeedAdapter):
 
     def parse(self, raw: bytes) -> IncidentDraft:
         row = self._row(raw)
-        reasons: list[Reason] = []
+        problems = Problems()
         for column in REQUIRED:
             if not row.get(column, "").strip():
-                reasons.append(Reason(field=column, problem="missing", message=f"'{column}' is required"))
-        if reasons:
-            raise RecordRejected(reasons)
-
-        def attempt(function, *args):  # type: ignore[no-untyped-def]
-            try:
-                return function(*args)
-            except RecordRejected as error:
-                reasons.extend(error.reasons)
-                return None
-
-        start = attempt(lambda: local_datetime(row["Incident Date"], row.get("Incident Time", ""), "Incident Time",
-                                               day_field="Incident Date"))
-        value = attempt(pounds_to_pence, row.get("Value") or "0", "Value")
-        violence = attempt(yes_no, row.get("Violence"), "Violence")
-        cctv = attempt(yes_no, row.get("CCTV"), "CCTV")
-        offence = OFFENCES.get(row["Offence"].strip().lower())
-        if offence is None:
-            reasons.append(Reason(field="Offence", problem="unsupported-offence", value=row["Offence"][:200],
-                                  message="only theft from shops is taken: " + ", ".join(sorted(OFFENCES))))
-        count = attempt(_count, row.get("Offender Count", ""))
-        revision = attempt(_revision, row.get("Revision", ""))
-        if reasons or start is None or value is None:
-            raise RecordRejected(reasons)
+                problems.add(column, "missing", f"'{column}' is required")
+        problems.raise_if_any()
+        start = problems.attempt(lambda: local_datetime(row["Incident Date"], row.get("Incident Time", ""),
+                                                        "Incident Time", day_field="Incident Date"))
+        value = problems.attempt(lambda: pounds_to_pence(row.get("Value") or "0", "Value"))
+        violence = problems.attempt(lambda: yes_no(row.get("Violence"), "Violence"))
+        cctv = problems.attempt(lambda: yes_no(row.get("CCTV"), "CCTV"))
+        if OFFENCES.get(row["Offence"].strip().lower()) is None:
+            problems.add("Offence", "unsupported-offence",
+                         "only theft from shops is taken: " + ", ".join(sorted(OFFENCES)), row["Offence"])
+        count = problems.attempt(lambda: _count(row.get("Offender Count", "")))
+        revision = problems.attempt(lambda: _revision(row.get("Revision", "")))
+        problems.raise_if_any()
+        assert start is not None and value is not None
         description = description_from_text(row.get("Offender Description", ""))
         make, model, colour = vehicle_parts(row.get("Vehicle Description", ""))
         registration = row.get("Vehicle Reg", "").strip()

@@ -21,12 +21,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from crimelink.errors import RecordRejected
 from crimelink.feeds._text import description_from_text, goods_from_text, local_datetime, pounds_to_pence, vehicle_parts, yes_no
-from crimelink.feeds.base import FeedAdapter, IncidentDraft, reasons_from_validation, reject, tactics_from, vehicle
-from schemas.outcomes import Reason
+from crimelink.feeds.base import FeedAdapter, IncidentDraft, Problems, parse_json, tactics_from, vehicle
 
 __all__ = ["ADAPTER", "ConvenienceRecord"]
 
@@ -80,33 +78,20 @@ class ConvenienceFlatAdapter(FeedAdapter):
     description = "Convenience chain: flat JSON, UK local times, pounds as strings, free-text MO and items"
 
     def parse(self, raw: bytes) -> IncidentDraft:
-        try:
-            record = ConvenienceRecord.model_validate_json(raw)
-        except ValidationError as error:
-            if any(item["type"] == "json_invalid" for item in error.errors()):
-                raise reject("$", "not-json", "the record is not valid JSON", raw[:200].decode("utf-8", "replace")) from None
-            raise RecordRejected(reasons_from_validation(error)) from None
-        reasons: list[Reason] = []
-
-        def attempt(function, *args):  # type: ignore[no-untyped-def]
-            try:
-                return function(*args)
-            except RecordRejected as error:
-                reasons.extend(error.reasons)
-                return None
-
-        start: datetime | None = attempt(
+        record = parse_json(ConvenienceRecord, raw)
+        problems = Problems()
+        start = problems.attempt(
             lambda: local_datetime(record.incident_date, record.incident_time, "incident_time", day_field="incident_date"))
         end: datetime | None = None
         if record.end_time and start is not None:
-            end = attempt(lambda: local_datetime(record.incident_date, record.end_time, "end_time"))
-        value = attempt(pounds_to_pence, record.value_gbp, "value_gbp")
-        flags = {name: attempt(yes_no, getattr(record, name), name) for name in ("violence", "threats", "weapon", "cctv")}
+            end = problems.attempt(lambda: local_datetime(record.incident_date, record.end_time, "end_time"))
+        value = problems.attempt(lambda: pounds_to_pence(record.value_gbp, "value_gbp"))
+        flags = {name: problems.attempt(lambda name=name: yes_no(getattr(record, name), name))  # type: ignore[misc]
+                 for name in ("violence", "threats", "weapon", "cctv")}
         if start is not None and end is not None and end < start:
-            reasons.append(Reason(field="end_time", problem="before-start", message="end time is before the start time",
-                                  value=record.end_time))
-        if reasons or start is None or value is None:
-            raise RecordRejected(reasons)
+            problems.add("end_time", "before-start", "end time is before the start time", record.end_time)
+        problems.raise_if_any()
+        assert start is not None and value is not None
         description = description_from_text(record.offender_desc)
         make, model, colour = vehicle_parts(record.vehicle)
         vehicles = [vehicle(record.vehicle_reg or None, make, model, colour)] if record.vehicle_reg or record.vehicle else []

@@ -22,14 +22,13 @@ import json
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from crimelink.errors import RecordRejected
 from crimelink.feeds.base import (
     FeedAdapter,
     IncidentDraft,
     goods_line,
-    reasons_from_validation,
+    parse_json,
     reject,
     tactics_from,
     vehicle,
@@ -126,12 +125,7 @@ class NationalGrocerAdapter(FeedAdapter):
     description = "National grocer: nested JSON, ISO-8601 times with offsets, coded tactics and goods"
 
     def parse(self, raw: bytes) -> IncidentDraft:
-        try:
-            record = NationalGrocerRecord.model_validate_json(raw)
-        except ValidationError as error:
-            if any(item["type"] == "json_invalid" for item in error.errors()):
-                raise reject("$", "not-json", "the record is not valid JSON", raw[:200].decode("utf-8", "replace")) from None
-            raise RecordRejected(reasons_from_validation(error)) from None
+        record = parse_json(NationalGrocerRecord, raw)
         for field_name, value in (("occurred.from", record.occurred.from_), ("occurred.to", record.occurred.to)):
             if value is not None and value.tzinfo is None:
                 raise reject(field_name, "missing-offset", "ISO-8601 time must carry a UTC offset", value.isoformat())

@@ -17,13 +17,12 @@ notifier = WebhookNotifier(_settings.alert_webhooks, attempts=_settings.webhook_
 
 @app.agent(topics.alerts)
 async def store_alerts(stream):  # type: ignore[no-untyped-def]
-    sink: BatchSink[Alert] = BatchSink(store.store(), "alerts", ALERT_COLUMNS, alert_row)
-    async for values in stream.take(_settings.sink_batch_size, within=_settings.sink_flush_seconds):
-        for value in values:
-            sink.add(Alert.model_validate_json(value))
-        await store.flush_with_retry(sink)
+    def notify(values: list[bytes]) -> None:
         for value in values:
             notifier.submit(value)
+
+    await store.drain(stream, BatchSink(store.store(), "alerts", ALERT_COLUMNS, alert_row), Alert.model_validate_json,
+                      after=notify)
 
 
 @app.task
