@@ -1,0 +1,85 @@
+"""Correlation cost per incident as the window fills: 10k, 100k (and, with --max 1000000, 1M) incidents held.
+
+    .venv/bin/python -m bench.correlation_growth [--sizes 10000,100000] [--probe 2000] [--json out.json]
+
+For each size, the correlator's state is filled with that many background incidents (indexed
+directly, without linking them, which would take far longer than the measurement), then the
+cost of linking the next ``probe`` incidents is timed, and memory per incident held is taken
+from tracemalloc. The target: cost per incident within 1.5x from 10k to 1M held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crimelink.correlation import Correlator
+from crimelink.correlation.engine import CorrelatorState
+from crimelink.gate import apply_gate
+from crimelink.normalise import Normaliser, RawRecord
+from crimelink.simulate import Simulator
+from crimelink.stores import StoreRegistry
+from schemas.correlation import Case
+from schemas.incident import Incident
+
+
+def _cases(count: int, seed: int) -> list[Case]:
+    registry = StoreRegistry.load()
+    normaliser = Normaliser(registry)
+    now = datetime(2026, 1, 28, tzinfo=UTC)
+    simulator = Simulator(registry, seed=seed, fault_rate=0.0, now=now)
+    cases = []
+    for index, record in enumerate(simulator.records(count)):
+        result = normaliser.normalise(RawRecord(record.feed_format, record.value, "bench", 0, index, now))
+        assert isinstance(result, Incident)
+        cases.append(Case.from_incident(apply_gate(result)).model_copy(update={"key": f"{seed}:{index}"}))
+    return cases
+
+
+def measure(size: int, probe: int, template: list[Case]) -> dict[str, float]:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    correlator = Correlator(CorrelatorState.in_memory())
+    correlator.rebuild_index()
+    for index in range(size):
+        source = template[index % len(template)]
+        case = source.model_copy(update={"key": f"held:{index}"})
+        correlator.state.cases[case.key] = case.model_dump(mode="json")
+        correlator._cache[case.key] = case  # noqa: SLF001 - a benchmark fills state directly
+        correlator._index(case)  # noqa: SLF001
+    held_bytes = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    probes = _cases(probe, seed=99)
+    started = time.perf_counter()
+    for case in probes:
+        correlator.on_incident(case)
+    elapsed = time.perf_counter() - started
+    return {"held": size, "us_per_incident": round(elapsed / probe * 1e6, 1),
+            "bytes_per_incident_held": round(held_bytes / size)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--probe", type=int, default=2000)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    template = _cases(5000, seed=1)
+    rows = [measure(int(size), args.probe, template) for size in args.sizes.split(",")]
+    print(f"{'held':>10} {'us/incident':>12} {'bytes/incident held':>20}")
+    for row in rows:
+        print(f"{row['held']:>10} {row['us_per_incident']:>12} {row['bytes_per_incident_held']:>20}")
+    growth = rows[-1]["us_per_incident"] / rows[0]["us_per_incident"]
+    print(f"cost growth {rows[0]['held']} -> {rows[-1]['held']} held: {growth:.2f}x (target <= 1.5x)")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "growth": round(growth, 3)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
