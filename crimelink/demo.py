@@ -52,15 +52,20 @@ def _view(stats: dict[str, Any] | None, published: int, web_url: str) -> Group:
         f"invalid [red]{totals.get('invalid', 0)}[/]", f"expired [magenta]{totals.get('expired', 0)}[/]",
         f"rejected [red]{totals.get('rejected', 0)}[/]",
     )
-    forces = Table("force", "region", "incidents", "referable", "value £", title="Incidents by force (top 12)")
-    for row in stats.get("by_force", [])[:12]:
+    forces = Table("force", "region", "incidents", "referable", "value £", title="Incidents by force (top 8)")
+    for row in stats.get("by_force", [])[:8]:
         forces.add_row(row["force_id"], row["region_id"], str(row["incidents"]), str(row["referable"]),
                        f"{row['value_pounds']:,.0f}")
+    alerts = Table("alert", "level", "lead force", "forces", "regions", "incidents", "referable",
+                   title="Multi-region alerts (evidence: dashboard → alert)")
+    for row in stats.get("alerts", [])[:6]:
+        alerts.add_row(row["alert_id"], str(row["level"]), row["lead_force"], str(row["force_count"]),
+                       str(row["region_count"]), str(row["incident_count"]), str(row["referable_count"]))
     rejected = Table("retailer", "problem", "records", title="Rejected records")
     for row in stats.get("rejections", [])[:8]:
         rejected.add_row(row["retailer"] or "?", row["problem"], str(row["records"]))
     footer = f"dashboard {web_url}   ·   Ctrl-C stops broker, worker and feed"
-    return Group(header, forces, rejected, footer)
+    return Group(header, alerts, forces, rejected, footer)
 
 
 def run_demo(*, rate: float, keep: bool) -> None:
@@ -123,13 +128,22 @@ def run_demo(*, rate: float, keep: bool) -> None:
 
 
 def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: list[int]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from crimelink.scenarios import OrcScenario
     from crimelink.simulate import publish_simulation
+    from crimelink.stores import StoreRegistry
 
     def count(sent: int) -> None:
         published[0] = sent
 
+    # Organised groups hidden in the live feed: two travelling teams, a steal-to-order team, a local
+    # offender and look-alikes, reported over the last fortnight (retailers often report late).
+    scenario = OrcScenario(StoreRegistry.load(), seed=int(time.time()) % 1000, days=14, background=0, travelling=2,
+                           steal_to_order=1, local=1, lookalikes=4, start=datetime.now(UTC) - timedelta(days=15))
     publish_simulation(bootstrap=env["CRIMELINK_KAFKA_BOOTSTRAP"], count=None, rate=rate, seed=int(time.time()),
-                       stop=stop, progress=count, follow_up_seconds=DEMO_FOLLOW_UP_SECONDS)
+                       stop=stop, progress=count, follow_up_seconds=DEMO_FOLLOW_UP_SECONDS,
+                       planted=list(scenario.records), planted_every=8)
 
 
 def _port_free(port: int) -> bool:

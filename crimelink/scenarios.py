@@ -59,7 +59,7 @@ class OrcScenario:
                  travelling: int = 8, steal_to_order: int = 8, local: int = 8, lookalikes: int = 40,
                  start: datetime | None = None) -> None:
         self.rng = random.Random(seed)
-        self.simulator = Simulator(registry, seed=seed, fault_rate=0.0)
+        self.simulator = Simulator(registry, seed=seed, fault_rate=0.0, id_prefix="X")
         self.start = start or datetime(2026, 1, 1, tzinfo=UTC)
         self.days = days
         self.stores_by_force: dict[str, list[tuple[str, Store]]] = defaultdict(list)

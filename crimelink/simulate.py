@@ -69,8 +69,9 @@ class Simulator:
     """Generates national_grocer records for every retailer in the store registry."""
 
     def __init__(self, registry: StoreRegistry, seed: int = 7, fault_rate: float = 0.04,
-                 now: datetime | None = None) -> None:
+                 now: datetime | None = None, id_prefix: str = "") -> None:
         self._rng = random.Random(seed)
+        self._id_prefix = id_prefix
         self._registry = registry
         self._retailers = {r: registry.stores_of(r) for r in RETAILER_FORMATS}
         self._retailers = {r: stores for r, stores in self._retailers.items() if stores}
@@ -117,7 +118,7 @@ class Simulator:
         return {
             "schema": "ng-incident/2",
             "retailer": retailer,
-            "incident": {"id": f"{retailer[:2].upper()}-{now:%Y}-{self._sequence:07d}", "revision": 1,
+            "incident": {"id": f"{retailer[:2].upper()}{self._id_prefix}-{now:%Y}-{self._sequence:07d}", "revision": 1,
                          "reported_at": now.isoformat()},
             "store": {"id": store.store_id},
             "occurred": {"from": start.isoformat(), "to": (start + timedelta(minutes=rng.randint(2, 25))).isoformat()},
@@ -257,11 +258,12 @@ _RENDERERS = {"national_grocer": _render_grocer, "convenience_flat": _render_con
 
 def publish_simulation(*, bootstrap: str, count: int | None, rate: float, seed: int = 7, fault_rate: float = 0.04,
                        stop: threading.Event | None = None, progress: Callable[[int], None] | None = None,
-                       follow_up_seconds: float = 0.0) -> int:
+                       follow_up_seconds: float = 0.0, planted: list[Any] | None = None, planted_every: int = 10) -> int:
     """Publish simulated records to the raw topics at ``rate`` per second (0: flat out); returns how many.
 
     With ``follow_up_seconds`` > 0, half of the incidents sent without a crime number get one
     later, as a crime-number update up to that many seconds after the incident (as forces do).
+    ``planted`` records (an OrcScenario's groups) are slipped in, one every ``planted_every`` records.
     """
     from crimelink.kafka_io import Publisher
     from crimelink.settings import get_settings
@@ -280,6 +282,9 @@ def publish_simulation(*, bootstrap: str, count: int | None, rate: float, seed: 
             if stop.is_set():
                 break
             publisher.send(names.raw[record.feed_format], record.value, key=record.key)
+            if planted and sent % planted_every == 0:
+                extra = planted.pop(0)
+                publisher.send(names.raw[extra.feed_format], extra.value, key=extra.key)
             if follow_up_seconds > 0 and record.later_crime_number and chooser.random() < 0.5:
                 retailer, _, incident_id = record.key.decode().partition(":")
                 update = json.dumps({"retailer": retailer, "incident_id": incident_id,
