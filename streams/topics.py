@@ -13,7 +13,7 @@ from streams.app import app
 from streams.topic_names import TopicNames
 
 __all__ = ["TopicNames", "names", "raw", "normalised", "checked", "dead_letters", "crime_number_updates",
-           "gate_commands", "feedback", "correlation_in", "links", "series", "alerts"]
+           "gate_commands", "gate_input", "feedback", "correlation_in", "links", "series", "alerts"]
 
 
 def _bytes_topic(*topic_names: str) -> TopicT:
@@ -28,6 +28,7 @@ dead_letters = _bytes_topic(names.dead_letters)
 crime_number_updates = _bytes_topic(names.crime_number_updates)
 gate_commands = _bytes_topic(names.gate_commands)
 feedback = _bytes_topic(names.feedback)
+gate_input = _bytes_topic(names.normalised, names.gate_commands)  # both keyed by incident: co-partitioned
 correlation_in = app.topic(names.correlation_in, partitions=1, key_type=bytes, value_type=bytes, key_serializer="raw",
                            value_serializer="raw")
 links = _bytes_topic(names.links)

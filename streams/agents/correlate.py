@@ -4,6 +4,7 @@ one partition, so every incident is compared with every relevant earlier one."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 from crimelink.correlation import CorrelationOutcome, Correlator, CorrelatorConfig
@@ -17,6 +18,7 @@ from streams.app import app
 
 __all__ = ["correlate", "sweep_window"]
 
+log = logging.getLogger(__name__)
 _settings = get_settings()
 
 
@@ -40,12 +42,15 @@ correlator = Correlator(state, CorrelatorConfig(
 @app.agent(topics.correlation_in)
 async def correlate(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
-        command = json.loads(event.value)
-        if command["command"] == "incident":
-            incident = Incident.model_validate(command["incident"])
-            outcome = correlator.on_incident(Case.from_incident(incident))
-        else:
-            outcome = correlator.sweep()
+        try:
+            command = json.loads(event.value)
+            if command["command"] == "incident":
+                outcome = correlator.on_incident(Case.from_incident(Incident.model_validate(command["incident"])))
+            else:
+                outcome = correlator.sweep()
+        except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
+            log.exception("correlation skipped offset %s", event.message.offset)
+            continue
         await _emit(outcome)
 
 

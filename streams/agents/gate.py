@@ -8,6 +8,7 @@ being processed.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 from crimelink.gate import CrimeNumberGate, GateOutcome
@@ -19,6 +20,7 @@ from streams.app import app
 
 __all__ = ["crime_number_gate", "expire_overdue", "held"]
 
+log = logging.getLogger(__name__)
 _settings = get_settings()
 
 held = app.Table("awaiting-crime-number", default=None, partitions=_settings.topic_partitions)
@@ -29,20 +31,26 @@ gate = CrimeNumberGate(
 )
 
 
-@app.agent(app.topic(topics.names.normalised, topics.names.gate_commands, key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw"))
+@app.agent(topics.gate_input)
 async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
-        now = datetime.now(UTC)
-        if event.message.topic == topics.names.normalised:
-            outcome = gate.on_incident(Incident.model_validate_json(event.value), now)
-        else:
-            command = json.loads(event.value)
-            if command["command"] == "update":
-                outcome = gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), now)
-            else:
-                outcome = gate.on_expire(command["key"], now)
+        try:
+            outcome = _handle(event.message.topic, event.value)
+        except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop the gate
+            log.exception("crime-number gate skipped %s:%s@%s", event.message.topic, event.message.partition,
+                          event.message.offset)
+            continue
         await _emit(outcome)
+
+
+def _handle(topic: str, value: bytes) -> GateOutcome:
+    now = datetime.now(UTC)
+    if topic == topics.names.normalised:
+        return gate.on_incident(Incident.model_validate_json(value), now)
+    command = json.loads(value)
+    if command["command"] == "update":
+        return gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), now)
+    return gate.on_expire(command["key"], now)
 
 
 async def _emit(outcome: GateOutcome) -> None:
