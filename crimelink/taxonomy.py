@@ -6,7 +6,7 @@ The rules live in ``schemas/reference/*_rules.csv``; this module only applies th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from schemas.reference import MappingRule, goods_rules, tactic_rules
@@ -19,10 +19,18 @@ class Vocabulary:
     """One controlled vocabulary with its code table and phrase matcher."""
 
     rules: tuple[MappingRule, ...]
+    _codes: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False)
+    _by_feed: dict[str, tuple[re.Pattern[str], dict[str, str]]] = field(init=False, repr=False, compare=False)
 
-    @property
-    def _codes(self) -> dict[tuple[str, str], str]:
-        return _code_index(self.rules)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_codes", _code_index(self.rules))
+        object.__setattr__(self, "_by_feed", {})
+
+    def _matcher(self, feed: str) -> tuple[re.Pattern[str], dict[str, str]]:
+        matcher = self._by_feed.get(feed)
+        if matcher is None:
+            matcher = self._by_feed[feed] = (_phrase_pattern(self.rules, feed), _phrase_index(self.rules, feed))
+        return matcher
 
     def from_code(self, feed: str, code: str) -> str | None:
         """The controlled code for a feed's own code, or None when no rule knows it."""
@@ -34,9 +42,10 @@ class Vocabulary:
         if not text:
             return []
         found: dict[str, str] = {}
-        for match in _phrase_pattern(self.rules, feed).finditer(text):
+        pattern, index = self._matcher(feed)
+        for match in pattern.finditer(text):
             phrase = match.group(0)
-            code = _phrase_index(self.rules, feed)[phrase.lower()]
+            code = index[phrase.lower()]
             found.setdefault(code, phrase)
         return list(found.items())
 
@@ -63,9 +72,11 @@ def _phrase_pattern(rules: tuple[MappingRule, ...], feed: str) -> re.Pattern[str
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1)
 def tactics() -> Vocabulary:
     return Vocabulary(tactic_rules())
 
 
+@lru_cache(maxsize=1)
 def goods() -> Vocabulary:
     return Vocabulary(goods_rules())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from schemas.incident import Incident, UtcDatetime
 
@@ -52,6 +54,8 @@ class Case(_Model):
     crime_number: str | None = None
     eligibility: str
     eligibility_reason: str = ""
+    # Scoring's precomputed view of this case (sets and tuples), built once on first use.
+    _profile: Any = PrivateAttr(default=None)
 
     @classmethod
     def from_incident(cls, incident: Incident) -> Case:

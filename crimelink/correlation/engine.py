@@ -169,7 +169,7 @@ class Correlator:
                 other = self.case(other_key)
                 if other is None or abs(other.start - case.start) > self.config.window:
                     continue
-                score, evidence = score_link(other, case, common.__contains__)
+                score, evidence = score_link(other, case, common.__contains__, min_score=WEAK)
                 if score >= WEAK:
                     first, second = (other, case) if other.start <= case.start else (case, other)
                     links.append(Link(a=first.key, b=second.key, score=score, strong=score >= STRONG,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from schemas.correlation import Case, CaseDescription, LinkEvidence
+from schemas.correlation import Case, LinkEvidence
 
 __all__ = ["blocking_keys", "score_link", "STRONG", "WEAK", "MAX_SPEED_KMH"]
 
@@ -38,12 +39,35 @@ def blocking_keys(case: Case) -> list[str]:
     return sorted(set(keys))
 
 
-def _descriptor_match(a: CaseDescription, b: CaseDescription) -> tuple[int, int]:
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """The sets and tuples scoring compares, computed once per case instead of once per comparison."""
+
+    vehicles: frozenset[str]
+    tactics: frozenset[str]
+    goods: frozenset[str]
+    descriptions: tuple[tuple[tuple[str | None, ...], frozenset[str]], ...]
+
+
+def _profile(case: Case) -> _Profile:
+    private = case.__pydantic_private__  # read directly: BaseModel.__getattr__ is slow on this hot path
+    cached = private.get("_profile") if private is not None else None
+    if cached is None:
+        cached = _Profile(
+            vehicles=frozenset(v.registration for v in case.vehicles if v.valid and v.registration),
+            tactics=frozenset(case.tactics), goods=frozenset(case.goods),
+            descriptions=tuple((tuple(getattr(d, name) for name in _CORE), frozenset(d.features))
+                               for d in case.descriptions),
+        )
+        case._profile = cached  # noqa: SLF001
+    return cached
+
+
+def _descriptor_match(left: tuple[str | None, ...], right: tuple[str | None, ...]) -> tuple[int, int]:
     agree = conflict = 0
-    for name in _CORE:
-        left, right = getattr(a, name), getattr(b, name)
-        if left and right:
-            if left == right:
+    for first, second in zip(left, right, strict=True):
+        if first and second:
+            if first == second:
                 agree += 1
             else:
                 conflict += 1
@@ -58,59 +82,68 @@ def _distance_km(a: Case, b: Case) -> float | None:
     return 6371.0 * 2 * math.asin(math.sqrt(h))
 
 
-def score_link(a: Case, b: Case, is_common_feature: Callable[[str], bool]) -> tuple[float, list[LinkEvidence]]:
-    """Score and explanation for 'a and b are the same offenders'; 0 when nothing links them or travel is impossible."""
-    evidence: list[LinkEvidence] = []
-    shared_vehicles = ({v.registration for v in a.vehicles if v.valid} & {v.registration for v in b.vehicles if v.valid})
-    for registration in sorted(r for r in shared_vehicles if r):
-        evidence.append(LinkEvidence(feature="vehicle", detail=f"same vehicle {registration}", weight=_VEHICLE))
+def score_link(a: Case, b: Case, is_common_feature: Callable[[str], bool],
+               min_score: float = 0.0) -> tuple[float, list[LinkEvidence]]:
+    """Score and explanation for 'a and b are the same offenders'; 0 when nothing links them or travel is impossible.
 
-    shared_tactics = set(a.tactics) & set(b.tactics)
+    Below ``min_score`` the explanation is not built (most candidates end there), only the score returned.
+    """
+    left, right = _profile(a), _profile(b)
+    parts: list[tuple[str, float, str]] = []  # (feature, weight, detail), details rendered only when kept
+    for registration in sorted(left.vehicles & right.vehicles):
+        parts.append(("vehicle", _VEHICLE, f"same vehicle {registration}"))
+
+    shared_tactics = left.tactics & right.tactics
     if len(shared_tactics) >= 2:
-        tactic_similarity = len(shared_tactics) / len(set(a.tactics) | set(b.tactics))
-        goods_union = set(a.goods) | set(b.goods)
-        goods_similarity = len(set(a.goods) & set(b.goods)) / len(goods_union) if goods_union else 0.0
+        tactic_similarity = len(shared_tactics) / len(left.tactics | right.tactics)
         if tactic_similarity >= 0.66:
+            goods_union = left.goods | right.goods
+            goods_similarity = len(left.goods & right.goods) / len(goods_union) if goods_union else 0.0
             base = _MO_MORE if len(shared_tactics) >= 3 else _MO_TWO
             weight = round(base * tactic_similarity * (0.5 + 0.5 * goods_similarity), 3)
-            evidence.append(LinkEvidence(
-                feature="modus-operandi", weight=weight,
-                detail=f"tactics {', '.join(sorted(shared_tactics))} (similarity {tactic_similarity:.2f}); "
-                       f"goods similarity {goods_similarity:.2f}"))
+            parts.append(("modus-operandi", weight,
+                          f"tactics {', '.join(sorted(shared_tactics))} (similarity {tactic_similarity:.2f}); "
+                          f"goods similarity {goods_similarity:.2f}"))
 
     used: set[int] = set()
-    for left in a.descriptions:
-        best: tuple[float, int, str] | None = None
-        for index, right in enumerate(b.descriptions):
+    for core, features in left.descriptions:
+        best: tuple[float, int, int, list[str]] | None = None
+        for index, (other_core, other_features) in enumerate(right.descriptions):
             if index in used:
                 continue
-            agree, conflict = _descriptor_match(left, right)
+            agree, conflict = _descriptor_match(core, other_core)
             weight = 0.0
             if conflict == 0 and agree >= 4:
                 weight = _DESCRIPTOR_5 if agree == 5 else _DESCRIPTOR_4
-            rare = sorted(set(left.features) & set(right.features) - {f for f in left.features if is_common_feature(f)})
+            shared = features & other_features
+            rare = sorted(f for f in shared if not is_common_feature(f)) if shared else []
             if rare and conflict == 0 and agree >= 2:
                 weight = 1 - (1 - weight) * (1 - _FEATURE)
             if weight and (best is None or weight > best[0]):
-                detail = f"{agree} matching NPCC descriptors" + (f", shared feature {', '.join(rare)}" if rare else "")
-                best = (weight, index, detail)
+                best = (weight, index, agree, rare)
         if best is not None:
             used.add(best[1])
-            evidence.append(LinkEvidence(feature="descriptors", detail=best[2], weight=round(best[0], 3)))
+            detail = f"{best[2]} matching NPCC descriptors" + (f", shared feature {', '.join(best[3])}" if best[3] else "")
+            parts.append(("descriptors", round(best[0], 3), detail))
 
-    if not evidence:
+    if not parts:
         return 0.0, []
-    score = 1.0
-    for item in evidence:
-        score *= 1 - item.weight
-    score = 1 - score
-    if a.offender_count and b.offender_count and abs(a.offender_count - b.offender_count) > 2:
+    remaining = 1.0
+    for _, weight, _ in parts:
+        remaining *= 1 - weight
+    score = 1 - remaining
+    counts_differ = bool(a.offender_count and b.offender_count and abs(a.offender_count - b.offender_count) > 2)
+    if counts_differ:
         score *= 0.7
-        evidence.append(LinkEvidence(feature="offender-count", weight=-0.3,
-                                     detail=f"offender counts differ ({a.offender_count} vs {b.offender_count})"))
+    if score < min_score:
+        return round(score, 4), []
     distance = _distance_km(a, b)
     hours = abs((b.start - a.start).total_seconds()) / 3600
     if distance is not None and distance > 5 and distance / max(hours, 1 / 60) > MAX_SPEED_KMH:
         return 0.0, [LinkEvidence(feature="travel", weight=-1.0,
                                   detail=f"{distance:.0f} km in {hours * 60:.0f} min is not possible by road")]
+    evidence = [LinkEvidence(feature=feature, weight=weight, detail=detail) for feature, weight, detail in parts]
+    if counts_differ:
+        evidence.append(LinkEvidence(feature="offender-count", weight=-0.3,
+                                     detail=f"offender counts differ ({a.offender_count} vs {b.offender_count})"))
     return round(score, 4), evidence
