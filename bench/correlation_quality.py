@@ -25,7 +25,6 @@ from crimelink.scenarios import OrcScenario
 from crimelink.stores import StoreRegistry
 from schemas.correlation import Case
 from schemas.incident import Incident
-from schemas.reference import forces
 
 
 def evaluate(scenario: OrcScenario, config: CorrelatorConfig | None = None, sweep_every: int = 2000) -> dict[str, Any]:
@@ -35,7 +34,7 @@ def evaluate(scenario: OrcScenario, config: CorrelatorConfig | None = None, swee
     group_of = {key: group for group, truth in scenario.truth.items() for key in truth.incidents}
     first_alerts: dict[str, tuple[Any, int]] = {}
     escalations = 0
-    seen_keys: list[str] = []
+    seen: list[tuple[str, str]] = []  # (key, region) in arrival order
     elapsed = 0.0
     for index, record in enumerate(scenario.records):
         result = normaliser.normalise(RawRecord(record.feed_format, record.value, "bench", 0, index, record.at))
@@ -46,7 +45,7 @@ def evaluate(scenario: OrcScenario, config: CorrelatorConfig | None = None, swee
         if index and index % sweep_every == 0:
             correlator.sweep()
         elapsed += time.perf_counter() - started
-        seen_keys.append(case.key)
+        seen.append((case.key, record.region_id))
         for alert in outcome.alerts:
             if alert.series_id not in first_alerts:
                 first_alerts[alert.series_id] = (alert, index)
@@ -68,19 +67,16 @@ def evaluate(scenario: OrcScenario, config: CorrelatorConfig | None = None, swee
             false_alerts.append({"series": series_id, "groups": dict(groups), "forces": alert.forces})
     delays = []
     for group, index in detected.items():
-        truth = scenario.truth[group]
         regions_seen: list[str] = []
         in_second = 0
-        for key in seen_keys[: index + 1]:
+        for key, region in seen[: index + 1]:
             if group_of.get(key) != group:
                 continue
-            region = _region_of(scenario, key)
             if region not in regions_seen:
                 regions_seen.append(region)
             if len(regions_seen) >= 2 and region == regions_seen[1]:
                 in_second += 1
         delays.append(in_second)
-        del truth
     true_alerts = len(first_alerts) - len(false_alerts)
     background = scenario.background_count
     return {
@@ -101,34 +97,6 @@ def evaluate(scenario: OrcScenario, config: CorrelatorConfig | None = None, swee
         "false_alert_detail": false_alerts[:10],
         "correlator_us_per_incident": round(elapsed / len(scenario.records) * 1e6, 1),
     }
-
-
-def _region_of(scenario: OrcScenario, key: str) -> str:
-    for record in scenario.records:
-        if record.key.decode() == key:
-            document_force = _force_from_record(record.value, record.feed_format)
-            if document_force:
-                return forces()[document_force].region_id
-    return "?"
-
-
-def _force_from_record(value: bytes, feed_format: str) -> str | None:
-    registry = _registry()
-    normaliser = Normaliser(registry)
-    from datetime import UTC, datetime
-
-    result = normaliser.normalise(RawRecord(feed_format, value, "bench", 0, 0, datetime.now(UTC)))
-    return result.store.force_id if isinstance(result, Incident) else None
-
-
-_REGISTRY: StoreRegistry | None = None
-
-
-def _registry() -> StoreRegistry:
-    global _REGISTRY
-    if _REGISTRY is None:
-        _REGISTRY = StoreRegistry.load()
-    return _REGISTRY
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ class PlantedRecord:
     value: bytes
     group: str | None  # None for background
     kind: str  # background, travelling, steal_to_order, local, lookalike
+    region_id: str = ""
 
 
 @dataclass
@@ -97,13 +98,13 @@ class OrcScenario:
             change(document)
         feed = RETAILER_FORMATS[retailer]
         key = f"{retailer}:{document['incident']['id']}"
-        self.records.append(PlantedRecord(at, feed, key.encode(), _RENDERERS[feed](document, None), group, kind))
+        region = forces()[store.force_id].region_id
+        self.records.append(PlantedRecord(at, feed, key.encode(), _RENDERERS[feed](document, None), group, kind, region))
         if group is not None:
             truth = self.truth[group]
             truth.incidents.append(key)
             if store.force_id not in truth.forces:
                 truth.forces.append(store.force_id)
-            region = forces()[store.force_id].region_id
             if region not in truth.regions:
                 truth.regions.append(region)
 
