@@ -100,9 +100,7 @@ class Normaliser:
         retailer = incident_id = None
         with contextlib.suppress(FeedError):
             retailer, incident_id = adapter_for(record.feed_format).identify(record.payload)
-        payload, encoding = DeadLetter.encode_payload(record.payload)
-        return DeadLetter(
-            feed_format=record.feed_format, retailer=retailer, incident_id=incident_id,
-            topic=record.topic, partition=record.partition, offset=record.offset,
-            received_at=record.received_at, reasons=reasons, payload=payload, payload_encoding=encoding,
+        return DeadLetter.from_raw(
+            record.payload, reasons, feed_format=record.feed_format, topic=record.topic, partition=record.partition,
+            offset=record.offset, received_at=record.received_at, retailer=retailer, incident_id=incident_id,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +39,20 @@ class DeadLetter(BaseModel):
     reasons: list[Reason] = Field(min_length=1)
     payload: str = Field(description="The original record: UTF-8 text, or base64 when it was not UTF-8.")
     payload_encoding: str = Field("utf-8", description="'utf-8' or 'base64'.")
+
+    @classmethod
+    def from_raw(cls, raw: bytes, reasons: list[Reason], *, feed_format: str, topic: str, partition: int, offset: int,
+                 received_at: datetime, retailer: str | None = None, incident_id: str | None = None) -> DeadLetter:
+        """A dead letter for a raw record, keeping its original bytes."""
+        payload, encoding = cls.encode_payload(raw)
+        return cls(feed_format=feed_format, retailer=retailer, incident_id=incident_id, topic=topic,
+                   partition=partition, offset=offset, received_at=received_at, reasons=reasons, payload=payload,
+                   payload_encoding=encoding)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: where the record came from, so a replay lands on the same key."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
 
     @staticmethod
     def encode_payload(raw: bytes) -> tuple[str, str]:
@@ -93,3 +108,8 @@ class Feedback(BaseModel):
     action: str = Field("", description="What the retailer should do about it; empty when nothing.")
     deadline: UtcDatetime | None = Field(None, description="When a pending incident expires.")
     at: UtcDatetime
+
+    @property
+    def key(self) -> str:
+        """Kafka key: one retailer's feedback stays in order on one partition."""
+        return self.retailer

@@ -23,12 +23,10 @@ async def route_crime_number_updates(stream):  # type: ignore[no-untyped-def]
             update = CrimeNumberUpdate.model_validate_json(event.value or b"")
         except ValidationError as error:
             reasons = reasons_from_validation(error) or [Reason(field="$", problem="invalid", message=str(error))]
-            payload, encoding = DeadLetter.encode_payload(event.value or b"")
-            letter = DeadLetter(feed_format="crime_number_update", topic=message.topic, partition=message.partition,
-                                offset=message.offset, received_at=datetime.now(UTC), reasons=reasons,
-                                payload=payload, payload_encoding=encoding)
-            await topics.dead_letters.send(key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
-                                           value=letter.model_dump_json().encode())
+            letter = DeadLetter.from_raw(event.value or b"", reasons, feed_format="crime_number_update",
+                                         topic=message.topic, partition=message.partition, offset=message.offset,
+                                         received_at=datetime.now(UTC))
+            await topics.dead_letters.send(key=letter.key.encode(), value=letter.model_dump_json().encode())
             continue
         command = {"command": "update", "update": update.model_dump(mode="json")}
         await topics.gate_commands.send(key=update.key.encode(), value=json.dumps(command).encode())

@@ -57,7 +57,7 @@ async def _emit(outcome: GateOutcome) -> None:
     for incident in outcome.checked:
         await topics.checked.send(key=incident.key.encode(), value=incident.model_dump_json().encode())
     for entry in outcome.feedback:
-        await topics.feedback.send(key=entry.retailer.encode(), value=entry.model_dump_json().encode())
+        await topics.feedback.send(key=entry.key.encode(), value=entry.model_dump_json().encode())
 
 
 @app.timer(interval=_settings.expiry_check_seconds)

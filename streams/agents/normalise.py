@@ -28,12 +28,9 @@ async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
                 feed, event.value or b"", message.topic, message.partition, message.offset, received_at,
             ))
             if isinstance(result, DeadLetter):
-                await topics.dead_letters.send(
-                    key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
-                    value=result.model_dump_json().encode(),
-                )
+                await topics.dead_letters.send(key=result.key.encode(), value=result.model_dump_json().encode())
                 feedback = feedback_for_dead_letter(result)
                 if feedback is not None:
-                    await topics.feedback.send(key=feedback.retailer.encode(), value=feedback.model_dump_json().encode())
+                    await topics.feedback.send(key=feedback.key.encode(), value=feedback.model_dump_json().encode())
             else:
                 await topics.normalised.send(key=result.key.encode(), value=result.model_dump_json().encode())
