@@ -141,7 +141,7 @@ class Correlator:
         refreshed = self._refresh(series_id, new_links=[link for link in links if self._counts(link)])
         if refreshed is not None:
             outcome.series.append(refreshed)
-            alert = self._evaluate_alert(series_id)
+            alert = self._evaluate_alert(refreshed)
             if alert is not None:
                 outcome.alerts.append(alert)
         return outcome
@@ -254,9 +254,11 @@ class Correlator:
         self.state.series[series_id] = record
         return _summary(series_id, record, cases)
 
-    def _evaluate_alert(self, series_id: str) -> Alert | None:
+    def _evaluate_alert(self, summary: Series) -> Alert | None:
+        """Raise or escalate the series' alert; ``summary`` is the series just refreshed (members in time order)."""
+        series_id = summary.series_id
         record = dict(self.state.series[series_id])
-        cases = sorted((c for c in (self.case(k) for k in record["members"]) if c is not None), key=lambda c: c.start)
+        cases = [case for case in (self.case(key) for key in summary.members) if case is not None]
         latest = cases[-1].start
         recent = [case for case in cases if case.start >= latest - self.config.window]
         forces = sorted({case.force_id for case in recent})
@@ -270,7 +272,6 @@ class Correlator:
         record.update(alert_level=level, alert_forces=len(forces), alert_regions=len(regions))
         self.state.series[series_id] = record
         lead, reason = _lead_force(recent)
-        summary = _summary(series_id, record, cases)
         links = [Link.model_validate(link) for link in record["links"]]
         package = build_package(summary, cases, links, lead, reason, level)
         return Alert(
