@@ -139,7 +139,8 @@ def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: li
 
     # Organised groups hidden in the live feed: two travelling teams, a steal-to-order team, a local
     # offender and look-alikes, reported over the last fortnight (retailers often report late).
-    scenario = OrcScenario(StoreRegistry.load(), seed=int(time.time()) % 1000, days=14, background=0, travelling=2,
+    scenario = OrcScenario(StoreRegistry.load(get_settings().stores_file), seed=int(time.time()) % 1000, days=14,
+                           background=0, travelling=2,
                            steal_to_order=1, local=1, lookalikes=4, start=datetime.now(UTC) - timedelta(days=15))
     publish_simulation(bootstrap=env["CRIMELINK_KAFKA_BOOTSTRAP"], count=None, rate=rate, seed=int(time.time()),
                        stop=stop, progress=count, follow_up_seconds=DEMO_FOLLOW_UP_SECONDS,

@@ -87,7 +87,6 @@ class Simulator:
 
     def next_record(self) -> SimulatedRecord:
         rng = self._rng
-        self._sequence += 1
         retailer = rng.choice(sorted(self._retailers))
         store = rng.choice(self._retailers[retailer])
         document = self._document(retailer, store)
@@ -102,7 +101,7 @@ class Simulator:
 
     def _document(self, retailer: str, store: Store, at: datetime | None = None) -> dict[str, Any]:
         rng = self._rng
-        self._sequence += 1 if at is not None else 0
+        self._sequence += 1  # every document gets the next incident number
         now = self._now or datetime.now(UTC)
         start = at or now - timedelta(minutes=rng.randint(5, 240))
         tactic_codes = rng.sample(sorted(_TACTICS), rng.randint(1, 3))
