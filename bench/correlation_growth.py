@@ -6,6 +6,12 @@ For each size, the correlator's state is filled with that many background incide
 directly, without linking them, which would take far longer than the measurement), then the
 cost of linking the next ``probe`` incidents is timed, and memory per incident held is taken
 from tracemalloc. The target: cost per incident within 1.5x from 10k to 1M held.
+
+The background is built from 5,000 simulated incidents; beyond that, each held incident takes its
+store and time from one, its descriptions from another and its tactics and goods from a third, and
+its vehicles get a registration of their own, so a million held incidents are not two hundred
+copies of the same five thousand (copies would link to each other and measure that instead).
+The worker's garbage-collector settings are applied, as in the worker.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from crimelink.correlation import Correlator
 from crimelink.correlation.engine import CorrelatorState
 from crimelink.gate import apply_gate
 from crimelink.normalise import Normaliser, RawRecord
+from crimelink.runtime import tune_garbage_collector
+from crimelink.settings import get_settings
 from crimelink.simulate import Simulator
 from crimelink.stores import StoreRegistry
 from schemas.correlation import Case
@@ -41,6 +49,19 @@ def _cases(count: int, seed: int) -> list[Case]:
     return cases
 
 
+def _background(template: list[Case], index: int) -> Case:
+    count = len(template)
+    if index < count:
+        return template[index].model_copy(update={"key": f"held:{index}"})
+    base, people, method = template[index % count], template[index * 7919 % count], template[index * 104_729 % count]
+    vehicles = [vehicle.model_copy(update={"registration": f"{vehicle.registration}{index // count}"})
+                for vehicle in base.vehicles if vehicle.registration]
+    mixed = base.model_copy(update={"key": f"held:{index}", "descriptions": people.descriptions, "vehicles": vehicles,
+                                    "tactics": method.tactics, "goods": method.goods})
+    mixed._profile = None  # noqa: SLF001 - scoring's cached view belongs to the base's own features
+    return mixed
+
+
 def measure(size: int, probe: int, template: list[Case]) -> dict[str, float]:
     gc.collect()
     tracemalloc.start()
@@ -48,8 +69,7 @@ def measure(size: int, probe: int, template: list[Case]) -> dict[str, float]:
     correlator = Correlator(CorrelatorState.in_memory())
     correlator.rebuild_index()
     for index in range(size):
-        source = template[index % len(template)]
-        case = source.model_copy(update={"key": f"held:{index}"})
+        case = _background(template, index)
         correlator.state.cases[case.key] = case.model_dump(mode="json")
         correlator._cache[case.key] = case  # noqa: SLF001 - a benchmark fills state directly
         correlator._index(case)  # noqa: SLF001
@@ -70,6 +90,7 @@ def main() -> None:
     parser.add_argument("--probe", type=int, default=2000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    tune_garbage_collector(get_settings().gc_young_threshold)
     template = _cases(5000, seed=1)
     rows = [measure(int(size), args.probe, template) for size in args.sizes.split(",")]
     print(f"{'held':>10} {'us/incident':>12} {'bytes/incident held':>20}")

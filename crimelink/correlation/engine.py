@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import zip_longest
 from typing import Any
 
 from crimelink.correlation.evidence import build_package, render_markdown
-from crimelink.correlation.scoring import STRONG, WEAK, blocking_keys, score_link
+from crimelink.correlation.scoring import STRONG, WEAK, blocking_keys, prepare, score_link
 from schemas.correlation import Alert, Case, Link, Series
 
 __all__ = ["CorrelatorConfig", "CorrelationOutcome", "Correlator", "CorrelatorState"]
@@ -33,6 +34,9 @@ class CorrelatorConfig:
     min_regions: int = 2
     max_posting: int = 200  # candidates kept per blocking key (most recent)
     max_mo_candidates: int = 50  # a tactic signature alone is weak evidence: compare only its most recent users
+    # Descriptors and two tactics are what look-alikes share: however many do, compare only the most recent
+    # ones, so the cost of linking an incident does not grow with how full the window is.
+    max_description_candidates: int = 25
     common_feature_share: float = 0.01  # a feature on more than this share of cases is not distinguishing
     common_feature_floor: int = 50
     max_series_links: int = 500
@@ -64,6 +68,8 @@ class Correlator:
         # Parsed cases, so candidates are not re-validated from the table on every comparison. Only this
         # process writes the tables (one partition), so the cache cannot go stale; after a restart it refills.
         self._cache: dict[str, Case] = {}
+        # How many held cases show each distinguishing feature (the capped posting lists cannot tell).
+        self._feature_counts: Counter[str] = Counter()
         self._index_ready = False
 
     # --- reading state -------------------------------------------------------------------------
@@ -89,7 +95,7 @@ class Correlator:
     def _is_common_feature(self, feature: str) -> bool:
         case_count = max(len(self.state.cases) - 1, 0)
         threshold = max(self.config.common_feature_floor, self.config.common_feature_share * case_count)
-        return len(self.state.postings.get(f"feat:{feature}") or []) > threshold
+        return self._feature_counts[feature] > threshold
 
     # --- the work ------------------------------------------------------------------------------
 
@@ -97,6 +103,7 @@ class Correlator:
         """Rebuild the posting lists from the cases (after a restart: the index is derived state, so the worker
         keeps it in memory instead of writing every posting-list change to a changelog). Returns the cases indexed."""
         self.state.postings.clear()
+        self._feature_counts.clear()
         cases = sorted((Case.model_validate(raw) for key, raw in list(self.state.cases.items())),
                        key=lambda case: case.start)
         for case in cases:
@@ -105,11 +112,18 @@ class Correlator:
         self._index_ready = True
         return len(cases)
 
-    def _index(self, case: Case) -> None:
-        for key in blocking_keys(case):
-            posting = list(self.state.postings.get(key) or [])
+    def _index(self, case: Case, keys: list[str] | None = None) -> None:
+        prepare(case)
+        self._feature_counts.update(_features(case))
+        postings = self.state.postings
+        for key in blocking_keys(case) if keys is None else keys:
+            posting = postings.get(key)
+            if posting is None:
+                postings[key] = [case.key]
+                continue
             posting.append(case.key)
-            self.state.postings[key] = posting[-self.config.max_posting:]
+            if len(posting) > self.config.max_posting:
+                del posting[0]
 
     def on_incident(self, case: Case) -> CorrelationOutcome:
         """Link a new incident (or update a known one: eligibility changes do not re-link)."""
@@ -132,9 +146,10 @@ class Correlator:
                     outcome.series.append(updated)
             return outcome
 
-        links = self._links_for(case)
+        keys = blocking_keys(case)
+        links = self._links_for(case, keys)
         outcome.links.extend(links)
-        self._index(case)
+        self._index(case, keys)
         series_id = self._join(case, links)
         if series_id is None:
             return outcome
@@ -154,26 +169,47 @@ class Correlator:
         return link.strong or any(item.feature == "vehicle" or (item.feature == "descriptors" and item.weight >= 0.5)
                                   for item in link.evidence)
 
-    def _links_for(self, case: Case) -> list[Link]:
-        seen: set[str] = set()
+    def _candidates(self, keys: list[str], common: set[str]) -> Iterator[str]:
+        """Keys of earlier incidents worth scoring: everyone under a vehicle or a rare feature, the most recent
+        users of a tactic signature, and the most recent look-alikes, taken in turn from each description key."""
+        look_alikes = []
+        for key in keys:
+            if key.startswith("feat:") and key[5:] in common:
+                continue  # a common feature adds nothing to a score: its users are not candidates for it
+            posting = self.state.postings.get(key)
+            if not posting:
+                continue
+            if key.startswith("desc:"):
+                look_alikes.append(reversed(posting))
+            elif key.startswith("mo:"):
+                yield from posting[-self.config.max_mo_candidates:]
+            else:
+                yield from posting
+        taken: set[str] = set()
+        for row in zip_longest(*look_alikes):
+            for other_key in row:
+                if other_key is not None and other_key not in taken:
+                    if len(taken) == self.config.max_description_candidates:
+                        return
+                    taken.add(other_key)
+                    yield other_key
+
+    def _links_for(self, case: Case, keys: list[str]) -> list[Link]:
+        seen: set[str] = {case.key}
         links = []
-        common = {feature for d in case.descriptions for feature in d.features if self._is_common_feature(feature)}
-        for key in blocking_keys(case):
-            posting = self.state.postings.get(key) or []
-            if key.startswith("mo:"):
-                posting = posting[-self.config.max_mo_candidates:]
-            for other_key in posting:
-                if other_key in seen or other_key == case.key:
-                    continue
-                seen.add(other_key)
-                other = self.case(other_key)
-                if other is None or abs(other.start - case.start) > self.config.window:
-                    continue
-                score, evidence = score_link(other, case, common.__contains__, min_score=WEAK)
-                if score >= WEAK:
-                    first, second = (other, case) if other.start <= case.start else (case, other)
-                    links.append(Link(a=first.key, b=second.key, score=score, strong=score >= STRONG,
-                                      evidence=evidence, at=case.start))
+        common = {feature for feature in _features(case) if self._is_common_feature(feature)}
+        for other_key in self._candidates(keys, common):
+            if other_key in seen:
+                continue
+            seen.add(other_key)
+            other = self.case(other_key)
+            if other is None or abs(other.start - case.start) > self.config.window:
+                continue
+            score, evidence = score_link(other, case, common.__contains__, min_score=WEAK)
+            if score >= WEAK:
+                first, second = (other, case) if other.start <= case.start else (case, other)
+                links.append(Link(a=first.key, b=second.key, score=score, strong=score >= STRONG,
+                                  evidence=evidence, at=case.start))
         return links
 
     def _join(self, case: Case, links: list[Link]) -> str | None:
@@ -292,8 +328,13 @@ class Correlator:
         expired = [key for key, raw in list(self.state.cases.items()) if datetime.fromisoformat(raw["start"]) < cutoff]
         touched: set[str] = set()
         for key in expired:
+            gone_case = self.case(key)
             del self.state.cases[key]
             self._cache.pop(key, None)
+            for feature in _features(gone_case) if gone_case is not None else ():
+                self._feature_counts[feature] -= 1
+                if self._feature_counts[feature] <= 0:
+                    del self._feature_counts[feature]
             series_id = self.state.series_of.get(key)
             if series_id is not None:
                 del self.state.series_of[key]
@@ -311,6 +352,10 @@ class Correlator:
             if refreshed is not None:
                 outcome.series.append(refreshed)
         return outcome
+
+
+def _features(case: Case) -> set[str]:
+    return {feature for description in case.descriptions for feature in description.features}
 
 
 def _lead_force(cases: list[Case]) -> tuple[str, str]:

@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from schemas.correlation import Case, LinkEvidence
+from schemas.correlation import Case, CaseDescription, LinkEvidence
 
-__all__ = ["blocking_keys", "score_link", "STRONG", "WEAK", "MAX_SPEED_KMH"]
+__all__ = ["blocking_keys", "prepare", "score_link", "STRONG", "WEAK", "MAX_SPEED_KMH"]
 
 STRONG = 0.85  # joins series
 WEAK = 0.6  # kept as a lead, never joins series
@@ -28,15 +28,34 @@ _FEATURE = 0.6
 
 
 def blocking_keys(case: Case) -> list[str]:
-    """Index keys: a shared key makes two incidents candidates for linking."""
+    """Index keys: a shared key makes two incidents candidates for linking.
+
+    Every pair that could reach a lead shares a key: a vehicle, a distinguishing feature, four
+    agreeing NPCC descriptors together with two shared tactics (a description alone scores at most
+    0.5, below a lead, so it is never a key on its own, and a description shared by thousands of
+    people does not make thousands of candidates), or, for a lead on modus operandi alone, the same
+    three or more tactics and the same goods.
+    """
     keys = [f"veh:{v.registration}" for v in case.vehicles if v.valid and v.registration]
-    if len(case.tactics) >= 2:
-        keys.append("mo:" + ",".join(case.tactics))
+    if len(case.tactics) >= 3 and case.goods:
+        keys.append("mo:" + ",".join(case.tactics) + "|" + ",".join(case.goods))
+    pairs = [f"{first},{second}" for index, first in enumerate(case.tactics) for second in case.tactics[index + 1:]]
     for description in case.descriptions:
-        if sum(1 for name in _CORE if getattr(description, name)) >= 4:
-            keys.append("desc:" + "|".join(str(getattr(description, name) or "-") for name in _CORE))
+        for descriptors in _four_descriptor_signatures(description):
+            keys.extend(f"desc:{descriptors}|{pair}" for pair in pairs)
         keys.extend(f"feat:{feature}" for feature in description.features)
     return sorted(set(keys))
+
+
+def _four_descriptor_signatures(description: CaseDescription) -> list[str]:
+    """Each choice of four of the description's NPCC descriptors, the fifth written '*': two descriptions
+    that agree on four without conflict (what a descriptor match needs) share at least one."""
+    values = [getattr(description, name) for name in _CORE]
+    present = [index for index, value in enumerate(values) if value]
+    if len(present) < 4:
+        return []
+    left_out = present if len(present) == len(_CORE) else [index for index in range(len(_CORE)) if index not in present]
+    return ["|".join("*" if index == skip else str(value) for index, value in enumerate(values)) for skip in left_out]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +66,12 @@ class _Profile:
     tactics: frozenset[str]
     goods: frozenset[str]
     descriptions: tuple[tuple[tuple[str | None, ...], frozenset[str]], ...]
+    features: frozenset[str]  # of every description
+    full_description: bool  # some description has the four NPCC descriptors a descriptor match needs
 
 
-def _profile(case: Case) -> _Profile:
+def prepare(case: Case) -> _Profile:
+    """Scoring's view of a case, computed once (when it is indexed) and kept on the case."""
     private = case.__pydantic_private__  # read directly: BaseModel.__getattr__ is slow on this hot path
     cached = private.get("_profile") if private is not None else None
     if cached is None:
@@ -58,6 +80,8 @@ def _profile(case: Case) -> _Profile:
             tactics=frozenset(case.tactics), goods=frozenset(case.goods),
             descriptions=tuple((tuple(getattr(d, name) for name in _CORE), frozenset(d.features))
                                for d in case.descriptions),
+            features=frozenset(feature for d in case.descriptions for feature in d.features),
+            full_description=any(sum(1 for name in _CORE if getattr(d, name)) >= 4 for d in case.descriptions),
         )
         case._profile = cached  # noqa: SLF001
     return cached
@@ -86,9 +110,11 @@ def score_link(a: Case, b: Case, is_common_feature: Callable[[str], bool],
                min_score: float = 0.0) -> tuple[float, list[LinkEvidence]]:
     """Score and explanation for 'a and b are the same offenders'; 0 when nothing links them or travel is impossible.
 
-    Below ``min_score`` the explanation is not built (most candidates end there), only the score returned.
+    Below ``min_score`` the explanation is not built (most candidates end there) and the score may be
+    returned as 0: when neither a vehicle nor a feature is shared, the best the descriptions could add is
+    bounded, and a candidate that cannot reach ``min_score`` even so is not compared description by description.
     """
-    left, right = _profile(a), _profile(b)
+    left, right = prepare(a), prepare(b)
     parts: list[tuple[str, float, str]] = []  # (feature, weight, detail), details rendered only when kept
     for registration in sorted(left.vehicles & right.vehicles):
         parts.append(("vehicle", _VEHICLE, f"same vehicle {registration}"))
@@ -104,6 +130,12 @@ def score_link(a: Case, b: Case, is_common_feature: Callable[[str], bool],
             parts.append(("modus-operandi", weight,
                           f"tactics {', '.join(sorted(shared_tactics))} (similarity {tactic_similarity:.2f}); "
                           f"goods similarity {goods_similarity:.2f}"))
+
+    if (not parts or parts[0][0] != "vehicle") and not (left.features & right.features):
+        at_most = _DESCRIPTOR_5 if left.full_description and right.full_description else 0.0
+        mo_weight = parts[-1][1] if parts else 0.0  # no vehicle: the only part so far is the modus operandi
+        if 1 - (1 - at_most) * (1 - mo_weight) < min_score:
+            return 0.0, []
 
     used: set[int] = set()
     for core, features in left.descriptions:

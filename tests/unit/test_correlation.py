@@ -61,8 +61,35 @@ def test_common_features_do_not_count_as_distinguishing() -> None:
 
 def test_blocking_keys() -> None:
     keys = blocking_keys(case("a", "kent", 0, vehicle="KX19TRV", team=TEAM))
-    assert "veh:KX19TRV" in keys and "mo:DIST-STAFF,TEAM-LOOKOUT" in keys
-    assert "feat:dagger tattoo on left hand" in keys and "desc:male|slim|pale|blue|IC1" in keys
+    assert "veh:KX19TRV" in keys and "feat:dagger tattoo on left hand" in keys
+    # Four of the five descriptors, each with the tactic pair: a one-descriptor difference still meets.
+    assert {key for key in keys if key.startswith("desc:")} == {
+        f"desc:{descriptors}|DIST-STAFF,TEAM-LOOKOUT" for descriptors in
+        ["*|slim|pale|blue|IC1", "male|*|pale|blue|IC1", "male|slim|*|blue|IC1", "male|slim|pale|*|IC1",
+         "male|slim|pale|blue|*"]}
+    assert not any(key.startswith("mo:") for key in keys)  # two tactics alone can never make a lead
+    signature = blocking_keys(case("b", "kent", 0, tactics=("DIST-STAFF", "TEAM-LOOKOUT", "CONC-FOIL")))
+    assert signature == ["mo:CONC-FOIL,DIST-STAFF,TEAM-LOOKOUT|RAZORS"]
+
+
+def test_every_pair_that_scores_a_lead_shares_a_blocking_key() -> None:
+    """Blocking must not miss what scoring would keep: brute force over varied pairs agrees with the keys."""
+    descriptions = [CaseDescription(gender="male", build="slim", complexion="pale", eye_colour="blue", ethnicity="IC1"),
+                    CaseDescription(gender="male", build="slim", complexion="pale", eye_colour=None, ethnicity="IC1"),
+                    CaseDescription(gender="male", build="large", complexion="pale", eye_colour="blue", ethnicity="IC1"),
+                    CaseDescription(gender="female", build="slim", features=["rose tattoo on neck"]),
+                    CaseDescription(gender="female", build="slim", complexion="dark", features=["rose tattoo on neck"])]
+    signatures = [("DIST-STAFF", "TEAM-LOOKOUT"), ("DIST-STAFF", "TEAM-LOOKOUT", "CONC-FOIL"),
+                  ("DIST-STAFF", "CONC-FOIL", "TEAM-LOOKOUT", "EXIT-FIRE"), ("GRAB-RUN",)]
+    variants = [case(f"v{n}", "kent", n, tactics=tactics, team=[description])
+                for n, (tactics, description) in enumerate((t, d) for t in signatures for d in descriptions)]
+    leads = 0
+    for first in variants:
+        for second in variants:
+            if first.key < second.key and score_link(first, second, never_common)[0] >= 0.6:
+                leads += 1
+                assert set(blocking_keys(first)) & set(blocking_keys(second)), (first.key, second.key)
+    assert leads > 20
 
 
 def test_a_group_across_regions_alerts_once_then_escalates() -> None:
@@ -124,14 +151,14 @@ def test_the_window_bounds_memory() -> None:
     kept = [key for key in correlator.state.cases if not key.startswith("__")]
     assert len(kept) == 9  # the last 48 hours, every 6 hours
     assert all(int(key[1:]) >= 31 for key in kept)
-    assert sum(len(p) for p in correlator.state.postings.values()) == len(kept) * 2
+    assert sum(len(p) for p in correlator.state.postings.values()) == len(kept)  # each under its vehicle
 
 
 def test_candidates_per_key_are_capped() -> None:
     correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig(max_posting=10))
     for n in range(50):
-        correlator.on_incident(case(f"m{n}", "kent", n * 0.5))
-    assert len(correlator.state.postings["mo:DIST-STAFF,TEAM-LOOKOUT"]) == 10
+        correlator.on_incident(case(f"m{n}", "kent", n * 0.5, tactics=("DIST-STAFF", "TEAM-LOOKOUT", "CONC-FOIL")))
+    assert len(correlator.state.postings["mo:CONC-FOIL,DIST-STAFF,TEAM-LOOKOUT|RAZORS"]) == 10
 
 
 def test_the_index_is_rebuilt_from_the_cases_after_a_restart() -> None:
@@ -143,3 +170,24 @@ def test_the_index_is_rebuilt_from_the_cases_after_a_restart() -> None:
     outcome = restarted.on_incident(case("r2", "essex", 20, vehicle="RS19RST"))
     assert [link.a for link in outcome.links if link.strong] == ["r1"]
     assert restarted_state.postings["veh:RS19RST"] == ["r1", "r2"]
+
+
+def test_a_feature_worn_by_many_is_common_however_short_its_posting_list() -> None:
+    config = CorrelatorConfig(max_posting=10, common_feature_floor=20)
+    correlator = Correlator(CorrelatorState.in_memory(), config)
+    hoodie = [CaseDescription(gender="male", build="slim", features=["grey hoodie"])]
+    forces_in_turn = ["kent", "essex", "sussex", "durham", "cumbria", "dorset"]
+    for n in range(30):
+        correlator.on_incident(case(f"h{n}", forces_in_turn[n % 6], n * 30, tactics=("GRAB-RUN",), team=hoodie))
+    assert len(correlator.state.postings["feat:grey hoodie"]) == 10  # the list is capped...
+    outcome = correlator.on_incident(case("h-next", "kent", 30 * 30, tactics=("GRAB-RUN",), team=hoodie))
+    assert outcome.links == []  # ...but thirty wearers make it common: a hoodie links nobody
+
+
+def test_look_alikes_are_compared_only_with_the_most_recent() -> None:
+    correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig(max_description_candidates=5))
+    look_alike = [CaseDescription(gender="male", build="slim", complexion="pale", eye_colour="blue", ethnicity="IC1")]
+    for n in range(40):
+        correlator.on_incident(case(f"d{n}", "kent", n, team=look_alike))
+    outcome = correlator.on_incident(case("d-next", "essex", 60, team=look_alike))
+    assert sorted(link.a for link in outcome.links) == [f"d{n}" for n in range(35, 40)]
