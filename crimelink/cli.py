@@ -86,6 +86,7 @@ def broker_stop() -> None:
 def worker(loglevel: str) -> None:
     """Run the stream worker: normalise, gate, store; serves the query API and dashboard."""
     from crimelink.kafka_io import declare_topics, wait_for_broker
+    from crimelink.runtime import tune_garbage_collector
     from streams import store, topics
     from streams.app import app
 
@@ -94,6 +95,7 @@ def worker(loglevel: str) -> None:
     wait_for_broker(bootstrap)
     declare_topics(bootstrap, topics.names.all(), settings.topic_partitions, topics.names.partitions)
     store.open_store()
+    tune_garbage_collector(settings.gc_young_threshold)
     click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.store().where}, web {settings.web_url}")
     from faust.worker import Worker
 

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     sink_batch_size: int = Field(1000, ge=1, description="Most rows per ClickHouse insert.")
     sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before a partial batch is written.")
 
+    # Worker performance
+    batch_size: int = Field(500, ge=1, description="Most events the normaliser, gate and correlator take at once.")
+    batch_seconds: float = Field(0.05, gt=0, description="Longest wait for a batch to fill before handling what came.")
+    gc_young_threshold: int = Field(
+        50_000, ge=700, description="Allocations between young garbage collections in the worker (Python's default: 700)."
+    )
+
     # Worker web server (query API, dashboard)
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server.")
