@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
 from schemas.incident import Incident, UtcDatetime
 
-__all__ = ["CaseDescription", "CaseVehicle", "Case", "LinkEvidence", "Link", "Series", "Alert"]
+__all__ = ["CaseDescription", "CaseVehicle", "Case", "CorrelateCase", "SweepWindow", "CorrelationCommand",
+           "correlation_commands", "LinkEvidence", "Link", "Series", "Alert"]
 
 
 class _Model(BaseModel):
@@ -76,6 +77,23 @@ class Case(_Model):
             crime_number=reference.normalised or reference.raw, eligibility=incident.eligibility.value,
             eligibility_reason=incident.eligibility_reason,
         )
+
+
+class CorrelateCase(_Model):
+    """Link this case (sent by the gate: the compact case, so the correlator never re-reads the whole incident)."""
+
+    command: Literal["case"] = "case"
+    case: Case
+
+
+class SweepWindow(_Model):
+    """Forget what has left the window."""
+
+    command: Literal["sweep"] = "sweep"
+
+
+CorrelationCommand = Annotated[CorrelateCase | SweepWindow, Field(discriminator="command")]
+correlation_commands: TypeAdapter[CorrelateCase | SweepWindow] = TypeAdapter(CorrelationCommand)
 
 
 class LinkEvidence(_Model):

@@ -1,20 +1,18 @@
-"""Incidents -> links, series and multi-region alerts. State in Faust tables (changelog-backed),
+"""Cases from the gate -> links, series and multi-region alerts. State in Faust tables (changelog-backed),
 one partition, so every incident is compared with every relevant earlier one."""
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 
 from crimelink.correlation import CorrelationOutcome, Correlator, CorrelatorConfig
 from crimelink.correlation.engine import CorrelatorState
 from crimelink.settings import get_settings
-from schemas.correlation import Case
-from schemas.incident import Incident
+from schemas.correlation import CorrelateCase, SweepWindow, correlation_commands
 from streams import topics
-from streams.agents.correlation_feed import sweep_command
 from streams.app import app
+from streams.batching import event_batches, handling
 
 __all__ = ["correlate", "sweep_window"]
 
@@ -41,29 +39,29 @@ correlator = Correlator(state, CorrelatorConfig(
 
 @app.agent(topics.correlation_in)
 async def correlate(stream):  # type: ignore[no-untyped-def]
-    async for event in stream.events():
-        try:
-            command = json.loads(event.value)
-            if command["command"] == "incident":
-                outcome = correlator.on_incident(Case.from_incident(Incident.model_validate(command["incident"])))
-            else:
-                outcome = correlator.sweep()
-        except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
-            log.exception("correlation skipped offset %s", event.message.offset)
-            continue
-        await _emit(outcome)
+    async for events in event_batches(stream):
+        for event in events:
+            handling(stream, event)
+            try:
+                command = correlation_commands.validate_json(event.value)
+                outcome = correlator.on_incident(command.case) if isinstance(command, CorrelateCase) else correlator.sweep()
+            except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
+                log.exception("correlation skipped offset %s", event.message.offset)
+                continue
+            _emit(outcome)
 
 
-async def _emit(outcome: CorrelationOutcome) -> None:
+def _emit(outcome: CorrelationOutcome) -> None:
+    """Buffered sends: Faust flushes them before it commits the offsets of the events that caused them."""
     for link in outcome.links:
-        await topics.links.send(key=link.id.encode(), value=link.model_dump_json().encode())
+        topics.links.send_soon(key=link.id.encode(), value=link.model_dump_json().encode())
     for series in outcome.series:
-        await topics.series.send(key=series.series_id.encode(), value=series.model_dump_json().encode())
+        topics.series.send_soon(key=series.series_id.encode(), value=series.model_dump_json().encode())
     for alert in outcome.alerts:
-        await topics.alerts.send(key=alert.alert_id.encode(), value=alert.model_dump_json().encode())
+        topics.alerts.send_soon(key=alert.alert_id.encode(), value=alert.model_dump_json().encode())
 
 
 @app.timer(interval=_settings.correlation_sweep_seconds)
 async def sweep_window() -> None:
     """Ask the correlator (through its own topic, so the owning partition does it) to forget what left the window."""
-    await topics.correlation_in.send(key=b"sweep", value=sweep_command())
+    await topics.correlation_in.send(key=b"sweep", value=SweepWindow().model_dump_json().encode())

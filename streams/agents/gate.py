@@ -1,8 +1,9 @@
-"""Normalised incidents and gate commands -> incidents with explicit eligibility, plus retailer feedback.
+"""Normalised incidents and gate commands -> incidents with explicit eligibility, plus retailer feedback;
+every incident the gate lets through also goes, as a compact case, to correlation.
 
 The held incidents live in a Faust table (changelog-backed, so a restarted worker recovers
-them). Events are handled one at a time: a table write belongs to the partition of the event
-being processed.
+them). Events come in batches; each is marked current while handled so its table writes
+belong to its own partition.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 from crimelink.gate import CrimeNumberGate, GateOutcome
 from crimelink.settings import get_settings
+from schemas.correlation import Case, CorrelateCase
 from schemas.incident import Incident
 from schemas.outcomes import CrimeNumberUpdate
 from streams import topics
 from streams.app import app
+from streams.batching import event_batches, handling
 
 __all__ = ["crime_number_gate", "expire_overdue", "held"]
 
@@ -33,18 +36,19 @@ gate = CrimeNumberGate(
 
 @app.agent(topics.gate_input)
 async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
-    async for event in stream.events():
-        try:
-            outcome = _handle(event.message.topic, event.value)
-        except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop the gate
-            log.exception("crime-number gate skipped %s:%s@%s", event.message.topic, event.message.partition,
-                          event.message.offset)
-            continue
-        await _emit(outcome)
+    async for events in event_batches(stream):
+        now = datetime.now(UTC)
+        for event in events:
+            message = handling(stream, event).message
+            try:
+                outcome = _handle(message.topic, event.value, now)
+            except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop the gate
+                log.exception("crime-number gate skipped %s:%s@%s", message.topic, message.partition, message.offset)
+                continue
+            _emit(outcome)
 
 
-def _handle(topic: str, value: bytes) -> GateOutcome:
-    now = datetime.now(UTC)
+def _handle(topic: str, value: bytes, now: datetime) -> GateOutcome:
     if topic == topics.names.normalised:
         return gate.on_incident(Incident.model_validate_json(value), now)
     command = json.loads(value)
@@ -53,11 +57,15 @@ def _handle(topic: str, value: bytes) -> GateOutcome:
     return gate.on_expire(command["key"], now)
 
 
-async def _emit(outcome: GateOutcome) -> None:
+def _emit(outcome: GateOutcome) -> None:
+    """Buffered sends: Faust flushes them before it commits the offsets of the events that caused them."""
     for incident in outcome.checked:
-        await topics.checked.send(key=incident.key.encode(), value=incident.model_dump_json().encode())
+        key = incident.key.encode()
+        topics.checked.send_soon(key=key, value=incident.model_dump_json().encode())
+        command = CorrelateCase(case=Case.from_incident(incident))
+        topics.correlation_in.send_soon(key=key, value=command.model_dump_json().encode())
     for entry in outcome.feedback:
-        await topics.feedback.send(key=entry.key.encode(), value=entry.model_dump_json().encode())
+        topics.feedback.send_soon(key=entry.key.encode(), value=entry.model_dump_json().encode())
 
 
 @app.timer(interval=_settings.expiry_check_seconds)

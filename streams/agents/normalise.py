@@ -11,6 +11,7 @@ from crimelink.stores import StoreRegistry
 from schemas.outcomes import DeadLetter
 from streams import topics
 from streams.app import app
+from streams.batching import event_batches
 
 __all__ = ["normalise_feeds"]
 
@@ -19,7 +20,8 @@ _normaliser = Normaliser(StoreRegistry.load(get_settings().stores_file))
 
 @app.agent(topics.raw)
 async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
-    async for events in stream.take_events(500, within=0.2):
+    """Buffered sends: Faust flushes them before it commits the offsets of the records that caused them."""
+    async for events in event_batches(stream):
         received_at = datetime.now(UTC)
         for event in events:
             message = event.message
@@ -28,9 +30,9 @@ async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
                 feed, event.value or b"", message.topic, message.partition, message.offset, received_at,
             ))
             if isinstance(result, DeadLetter):
-                await topics.dead_letters.send(key=result.key.encode(), value=result.model_dump_json().encode())
+                topics.dead_letters.send_soon(key=result.key.encode(), value=result.model_dump_json().encode())
                 feedback = feedback_for_dead_letter(result)
                 if feedback is not None:
-                    await topics.feedback.send(key=feedback.key.encode(), value=feedback.model_dump_json().encode())
+                    topics.feedback.send_soon(key=feedback.key.encode(), value=feedback.model_dump_json().encode())
             else:
-                await topics.normalised.send(key=result.key.encode(), value=result.model_dump_json().encode())
+                topics.normalised.send_soon(key=result.key.encode(), value=result.model_dump_json().encode())

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from kafka import KafkaConsumer
 
 from crimelink.kafka_io import Publisher, read_topic
 from schemas.outcomes import Feedback, FeedbackStatus
@@ -26,6 +27,20 @@ def _send_updates(worker: RunningWorker, *updates: dict[str, object] | bytes) ->
         for update in updates:
             value = update if isinstance(update, bytes) else json.dumps(update).encode()
             publisher.send(worker.topics.crime_number_updates, value)
+
+
+def _partitions_by_key(worker: RunningWorker, topic: str, expect: int) -> dict[str, int]:
+    consumer = KafkaConsumer(topic, bootstrap_servers=worker.bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, group_id=None, consumer_timeout_ms=3000)
+    found = {}
+    try:
+        for message in consumer:
+            found[message.key.decode().strip('"')] = message.partition
+            if len(found) >= expect:
+                break
+    finally:
+        consumer.close()
+    return found
 
 
 def _eligibility(worker: RunningWorker) -> dict[str, str]:
@@ -79,6 +94,12 @@ def test_a_restart_while_incidents_are_pending_loses_and_doubles_nothing(start_w
     referable = [_record(f"V-{n:02d}", "SX/12345678/25") for n in range(10)]
     _send_incidents(worker, *pending, *referable)
     wait_until(lambda: worker.scalar("SELECT count() FROM incidents_latest") == 30, message="30 incidents stored")
+    # The gate takes events in batches that span partitions; each held incident must still be written to the
+    # changelog partition of its own key, or another worker would restore it after a rebalance.
+    held_in = _partitions_by_key(worker, f"{worker.env['CRIMELINK_APP_ID']}-awaiting-crime-number-changelog", 20)
+    arrived_in = _partitions_by_key(worker, worker.topics.normalised, 30)
+    assert len(held_in) == 20 and {partition for partition in held_in.values()} == {0, 1}
+    assert {key: arrived_in[key] for key in held_in} == held_in
 
     worker.restart()
     _send_updates(worker, *({"retailer": "northway", "incident_id": f"H-{n:02d}", "crime_reference": "SX/55556666/25"}
