@@ -121,7 +121,8 @@ def main() -> None:
         assert worker.process is not None
         spy = None
         if args.profile:
-            spy = subprocess.Popen(["py-spy", "record", "--pid", str(worker.process.pid), "--format", "raw",
+            py_spy = str(Path(sys.executable).with_name("py-spy"))
+            spy = subprocess.Popen([py_spy, "record", "--pid", str(worker.process.pid), "--format", "raw",
                                     "--nonblocking", "-o", str(args.profile)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         first = None

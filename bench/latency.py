@@ -1,0 +1,190 @@
+"""Latency at a fixed offered rate: produce -> row in ClickHouse, and produce -> alert.
+
+    .venv/bin/python -m bench.latency [--rates 500,2000] [--seconds 20] [--json bench/results/latency.json]
+
+For each rate a fresh worker (one process, its own topics and embedded ClickHouse) receives an
+OrcScenario stream (police.uk-weighted background with planted travelling groups) paced at that
+rate. Produce -> row is each incident's ``ingested_at`` in ClickHouse minus the moment it was
+sent; produce -> alert is when an alert arrived on the alerts topic minus the moment its latest
+incident was sent (the one that completed the pattern). Percentiles p50/p95/p99 of each, with
+the rate actually achieved by the producer. Both clocks are this machine's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from crimelink.broker import LocalBroker, fetch_broker, free_port
+from crimelink.kafka_io import Publisher, declare_topics
+from crimelink.query_client import run_query
+from crimelink.scenarios import OrcScenario
+from crimelink.settings import Settings
+from crimelink.stores import StoreRegistry
+from crimelink.worker_process import WorkerProcess
+from streams.topic_names import TopicNames
+
+REPO = Path(__file__).resolve().parent.parent
+_TICK = 0.01  # the producer sends in 10 ms slices
+
+
+def percentiles(values: list[float]) -> dict[str, float | int]:
+    """p50, p95, p99 and max in milliseconds (nearest rank), with the sample count."""
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+
+    def rank(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))] * 1000, 1)
+
+    return {"n": len(ordered), "p50_ms": rank(0.50), "p95_ms": rank(0.95), "p99_ms": rank(0.99),
+            "max_ms": round(ordered[-1] * 1000, 1)}
+
+
+class _AlertListener(threading.Thread):
+    """Reads the alerts topic and notes when each alert arrived."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        from kafka import KafkaConsumer
+
+        self.consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                      group_id=f"latency-{uuid.uuid4().hex[:6]}", consumer_timeout_ms=200)
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            for message in self.consumer:
+                self.arrivals.append((time.time(), json.loads(message.value)))
+        self.consumer.close()
+
+
+def _paced(publisher: Publisher, names: TopicNames, records: list[Any], rate: float) -> tuple[dict[str, float], float]:
+    """Send at ``rate`` per second; returns each key's send time and the achieved rate."""
+    sent_at: dict[str, float] = {}
+    per_tick = rate * _TICK
+    started = time.perf_counter()
+    wall_offset = time.time() - started
+    owed = 0.0
+    index = 0
+    while index < len(records):
+        owed += per_tick
+        deadline = started + (index / rate) + _TICK
+        while owed >= 1 and index < len(records):
+            record = records[index]
+            sent_at[record.key.decode()] = time.perf_counter() + wall_offset
+            publisher.send(names.raw[record.feed_format], record.value, key=record.key)
+            index += 1
+            owed -= 1
+        pause = deadline - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    publisher.flush()
+    return sent_at, len(records) / (time.perf_counter() - started)
+
+
+def run_rate(bootstrap: str, rate: float, seconds: float, workdir: Path, settle_seconds: float) -> dict[str, Any]:
+    token = uuid.uuid4().hex[:6]
+    home = workdir / f"rate-{int(rate)}"
+    settings = Settings(home=home, kafka_bootstrap=bootstrap, topic_prefix=f"l{token}.", topic_partitions=1)
+    names = TopicNames(settings)
+    declare_topics(bootstrap, names.all(), 1, names.partitions)
+    count = int(rate * seconds)
+    scenario = OrcScenario(StoreRegistry.load(), seed=11, background=max(count - 400, 100))
+    records = scenario.records[:count]
+    web_port = free_port()
+    env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_KAFKA_BOOTSTRAP": bootstrap,
+           "CRIMELINK_TOPIC_PREFIX": settings.topic_prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
+           "CRIMELINK_APP_ID": f"latency-{token}", "CRIMELINK_WEB_PORT": str(web_port),
+           "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{home / 'clickhouse'}"}
+    query_settings = settings.model_copy(update={"web_port": web_port, "clickhouse_dsn": env["CRIMELINK_CLICKHOUSE_DSN"]})
+    worker = WorkerProcess(env, home / "worker.log", f"http://127.0.0.1:{web_port}")
+    worker.start()
+    listener = _AlertListener(bootstrap, names.alerts)
+    listener.start()
+    try:
+        with Publisher(bootstrap) as publisher:
+            warm = [record for record in OrcScenario(StoreRegistry.load(), seed=12, background=50).records][:50]
+            for record in warm:  # the worker has joined its group and the sinks are writing before timing starts
+                publisher.send(names.raw[record.feed_format], record.value, key=record.key)
+            publisher.flush()
+            _wait_for_rows(query_settings, len(warm), 120)
+            sent_at, achieved = _paced(publisher, names, records, rate)
+        rows = _wait_for_rows(query_settings, len(warm) + len(records), settle_seconds)
+        stored = run_query("SELECT concat(retailer, ':', incident_id) AS key, "
+                           "toUnixTimestamp64Milli(min(ingested_at)) AS at FROM incidents GROUP BY key", {},
+                           query_settings).rows
+        time.sleep(2)  # the last alerts
+    finally:
+        listener.stopping.set()
+        worker.stop()
+    row_latency = [at / 1000 - sent_at[key] for key, at in stored if key in sent_at]
+    alert_latency = []
+    for arrived, alert in listener.arrivals:
+        members = [entry["key"] for entry in alert["evidence"]["timeline"] if entry["key"] in sent_at]
+        if members:
+            alert_latency.append(arrived - max(sent_at[key] for key in members))
+    return {
+        "offered_per_s": rate, "achieved_send_per_s": round(achieved), "incidents": len(records),
+        "incidents_stored": rows - len(warm), "alerts": len(listener.arrivals),
+        "produce_to_row": percentiles(row_latency), "produce_to_alert": percentiles(alert_latency),
+        "row_latency_mean_ms": round(statistics.fmean(row_latency) * 1000, 1) if row_latency else None,
+    }
+
+
+def _wait_for_rows(settings: Settings, expect: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    rows = 0
+    while time.monotonic() < deadline:
+        rows = int(run_query("SELECT count() FROM (SELECT DISTINCT retailer, incident_id FROM incidents)", {},
+                             settings).rows[0][0])
+        if rows >= expect:
+            break
+        time.sleep(0.5)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="500,2000", help="offered rates, incidents per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long each rate is offered")
+    parser.add_argument("--settle", type=float, default=300.0, help="longest wait for the last rows after sending")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="crimelink-latency-"))
+    bootstrap = os.environ.get("CRIMELINK_BENCH_BOOTSTRAP")
+    broker = None
+    if not bootstrap:
+        broker = LocalBroker(libs=fetch_broker(REPO / ".crimelink" / "kafka" / "dist"), data_dir=workdir / "kafka",
+                             partitions=1)
+        broker.start()
+        bootstrap = broker.bootstrap
+    try:
+        results = [run_rate(bootstrap, float(rate), args.seconds, workdir, args.settle) for rate in args.rates.split(",")]
+    finally:
+        if broker is not None:
+            broker.stop()
+    print(f"{'offered/s':>10} {'sent/s':>8} {'stored':>8} {'alerts':>7} | {'produce->row p50/p95/p99 ms':>30} | "
+          f"{'produce->alert p50/p95/p99 ms (n)':>36}")
+    for row in results:
+        stored, alert = row["produce_to_row"], row["produce_to_alert"]
+        row_text = f"{stored.get('p50_ms')}/{stored.get('p95_ms')}/{stored.get('p99_ms')}"
+        alert_text = f"{alert.get('p50_ms')}/{alert.get('p95_ms')}/{alert.get('p99_ms')} ({alert['n']})"
+        print(f"{row['offered_per_s']:>10.0f} {row['achieved_send_per_s']:>8} {row['incidents_stored']:>8} "
+              f"{row['alerts']:>7} | {row_text:>30} | {alert_text:>36}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
