@@ -70,9 +70,7 @@ def measure(size: int, probe: int, template: list[Case]) -> dict[str, float]:
     correlator.rebuild_index()
     for index in range(size):
         case = _background(template, index)
-        correlator.state.cases[case.key] = case.model_dump(mode="json")
-        correlator._cache[case.key] = case  # noqa: SLF001 - a benchmark fills state directly
-        correlator._index(case)  # noqa: SLF001
+        correlator.hold(case)
     held_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     probes = _cases(probe, seed=99)

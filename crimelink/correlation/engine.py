@@ -36,7 +36,7 @@ class CorrelatorConfig:
     max_mo_candidates: int = 50  # a tactic signature alone is weak evidence: compare only its most recent users
     # Descriptors and two tactics are what look-alikes share: however many do, compare only the most recent
     # ones, so the cost of linking an incident does not grow with how full the window is.
-    max_description_candidates: int = 25
+    max_description_candidates: int = 10
     common_feature_share: float = 0.01  # a feature on more than this share of cases is not distinguishing
     common_feature_floor: int = 50
     max_series_links: int = 500
@@ -81,7 +81,7 @@ class Correlator:
         raw = self.state.cases.get(key)
         if raw is None:
             return None
-        parsed = self._cache[key] = Case.model_validate(raw)
+        parsed = self._cache[key] = _load(raw)
         return parsed
 
     def series(self, series_id: str) -> dict[str, Any] | None:
@@ -104,13 +104,21 @@ class Correlator:
         keeps it in memory instead of writing every posting-list change to a changelog). Returns the cases indexed."""
         self.state.postings.clear()
         self._feature_counts.clear()
-        cases = sorted((Case.model_validate(raw) for key, raw in list(self.state.cases.items())),
-                       key=lambda case: case.start)
+        cases = sorted((_load(raw) for raw in list(self.state.cases.values())), key=lambda case: case.start)
         for case in cases:
             self._cache[case.key] = case
             self._index(case)
         self._index_ready = True
         return len(cases)
+
+    def hold(self, case: Case) -> None:
+        """Keep and index a case without linking it (how benchmarks fill a window quickly)."""
+        self._store(case)
+        self._index(case)
+
+    def _store(self, case: Case) -> None:
+        self.state.cases[case.key] = case.model_dump_json()  # one string: a third of the memory of a dict
+        self._cache[case.key] = case
 
     def _index(self, case: Case, keys: list[str] | None = None) -> None:
         prepare(case)
@@ -134,8 +142,7 @@ class Correlator:
         if watermark is not None and case.start < watermark - self.config.window:
             return outcome  # older than the window: nothing in memory to link it to
         known = self.case(case.key)
-        self.state.cases[case.key] = case.model_dump(mode="json")
-        self._cache[case.key] = case
+        self._store(case)
         if watermark is None or case.start > watermark:
             self.state.series[_WATERMARK] = {"at": case.start.isoformat()}
         if known is not None:
@@ -325,7 +332,7 @@ class Correlator:
         now = now or self._watermark() or datetime.now(UTC)
         cutoff = now - self.config.window
         outcome = CorrelationOutcome()
-        expired = [key for key, raw in list(self.state.cases.items()) if datetime.fromisoformat(raw["start"]) < cutoff]
+        expired = [key for key in list(self.state.cases) if (held := self.case(key)) is not None and held.start < cutoff]
         touched: set[str] = set()
         for key in expired:
             gone_case = self.case(key)
@@ -352,6 +359,11 @@ class Correlator:
             if refreshed is not None:
                 outcome.series.append(refreshed)
         return outcome
+
+
+def _load(raw: str | dict[str, Any]) -> Case:
+    """Cases are held as JSON text; state written before that held dicts."""
+    return Case.model_validate_json(raw) if isinstance(raw, str) else Case.model_validate(raw)
 
 
 def _features(case: Case) -> set[str]:

@@ -115,9 +115,10 @@ def score_link(a: Case, b: Case, is_common_feature: Callable[[str], bool],
     bounded, and a candidate that cannot reach ``min_score`` even so is not compared description by description.
     """
     left, right = prepare(a), prepare(b)
-    parts: list[tuple[str, float, str]] = []  # (feature, weight, detail), details rendered only when kept
-    for registration in sorted(left.vehicles & right.vehicles):
-        parts.append(("vehicle", _VEHICLE, f"same vehicle {registration}"))
+    parts: list[tuple[str, float, Callable[[], str]]] = []  # (feature, weight, detail), details rendered if kept
+    if left.vehicles and right.vehicles:
+        for registration in sorted(left.vehicles & right.vehicles):
+            parts.append(("vehicle", _VEHICLE, lambda registration=registration: f"same vehicle {registration}"))
 
     shared_tactics = left.tactics & right.tactics
     if len(shared_tactics) >= 2:
@@ -128,8 +129,8 @@ def score_link(a: Case, b: Case, is_common_feature: Callable[[str], bool],
             base = _MO_MORE if len(shared_tactics) >= 3 else _MO_TWO
             weight = round(base * tactic_similarity * (0.5 + 0.5 * goods_similarity), 3)
             parts.append(("modus-operandi", weight,
-                          f"tactics {', '.join(sorted(shared_tactics))} (similarity {tactic_similarity:.2f}); "
-                          f"goods similarity {goods_similarity:.2f}"))
+                          lambda: f"tactics {', '.join(sorted(shared_tactics))} (similarity {tactic_similarity:.2f}); "
+                                  f"goods similarity {goods_similarity:.2f}"))
 
     if (not parts or parts[0][0] != "vehicle") and not (left.features & right.features):
         at_most = _DESCRIPTOR_5 if left.full_description and right.full_description else 0.0
@@ -155,8 +156,8 @@ def score_link(a: Case, b: Case, is_common_feature: Callable[[str], bool],
                 best = (weight, index, agree, rare)
         if best is not None:
             used.add(best[1])
-            detail = f"{best[2]} matching NPCC descriptors" + (f", shared feature {', '.join(best[3])}" if best[3] else "")
-            parts.append(("descriptors", round(best[0], 3), detail))
+            parts.append(("descriptors", round(best[0], 3), lambda agree=best[2], rare=best[3]: (
+                f"{agree} matching NPCC descriptors" + (f", shared feature {', '.join(rare)}" if rare else ""))))
 
     if not parts:
         return 0.0, []
@@ -174,7 +175,7 @@ def score_link(a: Case, b: Case, is_common_feature: Callable[[str], bool],
     if distance is not None and distance > 5 and distance / max(hours, 1 / 60) > MAX_SPEED_KMH:
         return 0.0, [LinkEvidence(feature="travel", weight=-1.0,
                                   detail=f"{distance:.0f} km in {hours * 60:.0f} min is not possible by road")]
-    evidence = [LinkEvidence(feature=feature, weight=weight, detail=detail) for feature, weight, detail in parts]
+    evidence = [LinkEvidence(feature=feature, weight=weight, detail=detail()) for feature, weight, detail in parts]
     if counts_differ:
         evidence.append(LinkEvidence(feature="offender-count", weight=-0.3,
                                      detail=f"offender counts differ ({a.offender_count} vs {b.offender_count})"))

@@ -191,3 +191,13 @@ def test_look_alikes_are_compared_only_with_the_most_recent() -> None:
         correlator.on_incident(case(f"d{n}", "kent", n, team=look_alike))
     outcome = correlator.on_incident(case("d-next", "essex", 60, team=look_alike))
     assert sorted(link.a for link in outcome.links) == [f"d{n}" for n in range(35, 40)]
+
+
+def test_cases_held_as_dicts_by_an_earlier_version_still_load() -> None:
+    state = CorrelatorState.in_memory()
+    earlier = case("old", "kent", 0, vehicle="OL19DVR")
+    state.cases[earlier.key] = earlier.model_dump(mode="json")
+    correlator = Correlator(state)
+    outcome = correlator.on_incident(case("new", "essex", 20, vehicle="OL19DVR"))
+    assert [(link.a, link.b) for link in outcome.links] == [("old", "new")]
+    assert isinstance(state.cases["new"], str)
