@@ -25,3 +25,13 @@ def test_throughput_benchmark_runs_at_a_tiny_size(kafka_bootstrap: str, tmp_path
                 "crimelink_worker_peak_rss_mib"):
         assert results[key] > 0, key
     assert "ratio_to_bare_faust" in results  # meaningless at this size; printed for the real runs
+
+
+def test_latency_benchmark_runs_at_a_tiny_size(kafka_bootstrap: str, tmp_path: Path) -> None:
+    out = tmp_path / "latency.json"
+    env = {**os.environ, "CRIMELINK_BENCH_BOOTSTRAP": kafka_bootstrap}
+    subprocess.run([sys.executable, "-m", "bench.latency", "--rates", "100", "--seconds", "3", "--settle", "120",
+                    "--json", str(out)], cwd=REPO, env=env, check=True, timeout=400, capture_output=True)
+    (result,) = json.loads(out.read_text())
+    assert result["incidents"] == 300 and result["incidents_stored"] > 0
+    assert result["produce_to_row"]["n"] > 0 and result["produce_to_row"]["p50_ms"] > 0
