@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import threading
@@ -23,16 +22,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from crimelink.broker import LocalBroker, fetch_broker, free_port
+from bench._local import local_broker, start_worker
 from crimelink.kafka_io import Publisher, declare_topics
 from crimelink.query_client import run_query
 from crimelink.scenarios import OrcScenario
 from crimelink.settings import Settings
 from crimelink.stores import StoreRegistry
-from crimelink.worker_process import WorkerProcess
 from streams.topic_names import TopicNames
 
-REPO = Path(__file__).resolve().parent.parent
 _TICK = 0.01  # the producer sends in 10 ms slices
 
 
@@ -101,14 +98,7 @@ def run_rate(bootstrap: str, rate: float, seconds: float, workdir: Path, settle_
     count = int(rate * seconds)
     scenario = OrcScenario(StoreRegistry.load(), seed=11, background=max(count - 400, 100))
     records = scenario.records[:count]
-    web_port = free_port()
-    env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_KAFKA_BOOTSTRAP": bootstrap,
-           "CRIMELINK_TOPIC_PREFIX": settings.topic_prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
-           "CRIMELINK_APP_ID": f"latency-{token}", "CRIMELINK_WEB_PORT": str(web_port),
-           "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{home / 'clickhouse'}"}
-    query_settings = settings.model_copy(update={"web_port": web_port, "clickhouse_dsn": env["CRIMELINK_CLICKHOUSE_DSN"]})
-    worker = WorkerProcess(env, home / "worker.log", f"http://127.0.0.1:{web_port}")
-    worker.start()
+    worker, query_settings = start_worker(settings, home, f"latency-{token}")
     listener = _AlertListener(bootstrap, names.alerts)
     listener.start()
     try:
@@ -163,18 +153,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="crimelink-latency-"))
-    bootstrap = os.environ.get("CRIMELINK_BENCH_BOOTSTRAP")
-    broker = None
-    if not bootstrap:
-        broker = LocalBroker(libs=fetch_broker(REPO / ".crimelink" / "kafka" / "dist"), data_dir=workdir / "kafka",
-                             partitions=1)
-        broker.start()
-        bootstrap = broker.bootstrap
-    try:
+    with local_broker(workdir) as bootstrap:
         results = [run_rate(bootstrap, float(rate), args.seconds, workdir, args.settle) for rate in args.rates.split(",")]
-    finally:
-        if broker is not None:
-            broker.stop()
     print(f"{'offered/s':>10} {'sent/s':>8} {'stored':>8} {'alerts':>7} | {'produce->row p50/p95/p99 ms':>30} | "
           f"{'produce->alert p50/p95/p99 ms (n)':>36}")
     for row in results:

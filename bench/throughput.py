@@ -24,16 +24,13 @@ import time
 import uuid
 from pathlib import Path
 
-from crimelink.broker import LocalBroker, fetch_broker, free_port
+from bench._local import REPO, local_broker, start_worker
 from crimelink.kafka_io import Publisher, declare_topics
 from crimelink.query_client import run_query
 from crimelink.settings import Settings
 from crimelink.simulate import Simulator
 from crimelink.stores import StoreRegistry
-from crimelink.worker_process import WorkerProcess
 from streams.topic_names import TopicNames
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 async def _getmany(bootstrap: str, topics: list[str], expect: int) -> float:
@@ -85,14 +82,7 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="record the worker with py-spy (collapsed stacks) into this file")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="crimelink-bench-"))
-    bootstrap = os.environ.get("CRIMELINK_BENCH_BOOTSTRAP")
-    broker = None
-    if not bootstrap:
-        broker = LocalBroker(libs=fetch_broker(REPO / ".crimelink" / "kafka" / "dist"), data_dir=workdir / "kafka",
-                             partitions=1)
-        broker.start()
-        bootstrap = broker.bootstrap
-    try:
+    with local_broker(workdir) as bootstrap:
         token = uuid.uuid4().hex[:6]
         settings = Settings(home=workdir, kafka_bootstrap=bootstrap, topic_prefix=f"b{token}.", topic_partitions=1)
         names = TopicNames(settings)
@@ -108,16 +98,8 @@ def main() -> None:
         getmany_seconds = asyncio.run(_getmany(bootstrap, raw_topics, args.count))
         bare_seconds = _bare_faust(bootstrap, raw_topics, args.count, workdir)
 
-        web_port = free_port()
-        env = {**os.environ, "CRIMELINK_HOME": str(workdir / "worker"), "CRIMELINK_KAFKA_BOOTSTRAP": bootstrap,
-               "CRIMELINK_TOPIC_PREFIX": settings.topic_prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
-               "CRIMELINK_APP_ID": f"bench-{token}", "CRIMELINK_WEB_PORT": str(web_port),
-               "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{workdir / 'worker' / 'clickhouse'}",
-               "CRIMELINK_SINK_FLUSH_SECONDS": "0.5"}
-        query_settings = settings.model_copy(update={"web_port": web_port,
-                                                     "clickhouse_dsn": env["CRIMELINK_CLICKHOUSE_DSN"]})
-        worker = WorkerProcess(env, workdir / "worker.log", f"http://127.0.0.1:{web_port}")
-        worker.start()
+        worker, query_settings = start_worker(settings, workdir / "worker", f"bench-{token}",
+                                              CRIMELINK_SINK_FLUSH_SECONDS="0.5")
         assert worker.process is not None
         spy = None
         if args.profile:
@@ -157,9 +139,6 @@ def main() -> None:
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(results, indent=2))
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+"""What the end-to-end benchmarks share: a broker to run against, and a crimelink worker on its own topics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from crimelink.broker import LocalBroker, fetch_broker, free_port
+from crimelink.settings import Settings
+from crimelink.worker_process import WorkerProcess
+
+__all__ = ["REPO", "local_broker", "start_worker"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def local_broker(workdir: Path) -> Iterator[str]:
+    """The broker named by CRIMELINK_BENCH_BOOTSTRAP, or a one-partition local one for the run; yields its address."""
+    bootstrap = os.environ.get("CRIMELINK_BENCH_BOOTSTRAP")
+    if bootstrap:
+        yield bootstrap
+        return
+    broker = LocalBroker(libs=fetch_broker(REPO / ".crimelink" / "kafka" / "dist"), data_dir=workdir / "kafka",
+                         partitions=1)
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+def start_worker(settings: Settings, home: Path, app_id: str, **extra_env: str) -> tuple[WorkerProcess, Settings]:
+    """A worker on ``settings``' topics (one partition) with its own embedded ClickHouse under ``home``;
+    returns it with the settings that query its store."""
+    web_port = free_port()
+    dsn = f"chdb://{home / 'clickhouse'}"
+    env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_KAFKA_BOOTSTRAP": settings.effective_kafka_bootstrap,
+           "CRIMELINK_TOPIC_PREFIX": settings.topic_prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
+           "CRIMELINK_APP_ID": app_id, "CRIMELINK_WEB_PORT": str(web_port), "CRIMELINK_CLICKHOUSE_DSN": dsn, **extra_env}
+    worker = WorkerProcess(env, home / "worker.log", f"http://127.0.0.1:{web_port}")
+    worker.start()
+    return worker, settings.model_copy(update={"web_port": web_port, "clickhouse_dsn": dsn})
