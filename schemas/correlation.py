@@ -55,7 +55,7 @@ class Case(_Model):
     crime_number: str | None = None
     eligibility: str
     eligibility_reason: str = ""
-    # Scoring's precomputed view of this case (sets and tuples), built once on first use.
+    # Scoring's precomputed view of this case (sets and tuples), built once, when the case is indexed or first scored.
     _profile: Any = PrivateAttr(default=None)
 
     @classmethod

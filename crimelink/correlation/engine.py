@@ -121,8 +121,7 @@ class Correlator:
         self._cache[case.key] = case
 
     def _index(self, case: Case, keys: list[str] | None = None) -> None:
-        prepare(case)
-        self._feature_counts.update(_features(case))
+        self._feature_counts.update(prepare(case).features)
         postings = self.state.postings
         for key in blocking_keys(case) if keys is None else keys:
             posting = postings.get(key)
@@ -204,7 +203,7 @@ class Correlator:
     def _links_for(self, case: Case, keys: list[str]) -> list[Link]:
         seen: set[str] = {case.key}
         links = []
-        common = {feature for feature in _features(case) if self._is_common_feature(feature)}
+        common = {feature for feature in prepare(case).features if self._is_common_feature(feature)}
         for other_key in self._candidates(keys, common):
             if other_key in seen:
                 continue
@@ -338,7 +337,7 @@ class Correlator:
             gone_case = self.case(key)
             del self.state.cases[key]
             self._cache.pop(key, None)
-            for feature in _features(gone_case) if gone_case is not None else ():
+            for feature in prepare(gone_case).features if gone_case is not None else ():
                 self._feature_counts[feature] -= 1
                 if self._feature_counts[feature] <= 0:
                     del self._feature_counts[feature]
@@ -364,10 +363,6 @@ class Correlator:
 def _load(raw: str | dict[str, Any]) -> Case:
     """Cases are held as JSON text; state written before that held dicts."""
     return Case.model_validate_json(raw) if isinstance(raw, str) else Case.model_validate(raw)
-
-
-def _features(case: Case) -> set[str]:
-    return {feature for description in case.descriptions for feature in description.features}
 
 
 def _lead_force(cases: list[Case]) -> tuple[str, str]:
