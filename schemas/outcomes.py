@@ -6,7 +6,7 @@ import base64
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from schemas.incident import UtcDatetime
 
@@ -66,6 +66,7 @@ class DeadLetter(BaseModel):
             return base64.b64decode(self.payload)
         return self.payload.encode("utf-8")
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
         return "; ".join(f"{r.field}: {r.problem}" for r in self.reasons)

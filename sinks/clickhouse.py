@@ -18,19 +18,18 @@ from urllib.parse import urlparse
 
 from crimelink.errors import QueryError, SchemaError, SinkWriteError, StoreError
 from crimelink.settings import Settings
-from schemas.correlation import Alert, Link, Series
-from schemas.incident import Incident
-from schemas.outcomes import DeadLetter, Feedback
 from sinks import schema
 from sinks.readonly import READ_ONLY_SETTINGS
 
-__all__ = ["ClickHouseStore", "BatchSink", "QueryResult", "incident_row", "dead_letter_row",
+__all__ = ["ClickHouseStore", "BatchSink", "QueryResult", "Row", "incident_row", "dead_letter_row",
            "INCIDENT_COLUMNS", "DEAD_LETTER_COLUMNS", "FEEDBACK_COLUMNS", "feedback_row", "LINK_COLUMNS", "link_row",
            "SERIES_COLUMNS", "series_row", "ALERT_COLUMNS", "alert_row"]
 
 log = logging.getLogger(__name__)
 _EPOCH_2020_MS = 1_577_836_800_000
 T = TypeVar("T")
+Row = dict[str, Any]
+"""A record as its topic carries it (the JSON of the pydantic model in ``schemas``), decoded with ``json.loads``."""
 
 
 @dataclass(frozen=True)
@@ -207,14 +206,15 @@ class BatchSink(Generic[T]):
         return count
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
 
-def _version(incident: Incident) -> int:
-    changed = incident.status_changed_at or incident.received_at
+def _version(incident: Row) -> int:
+    changed = _time(incident["status_changed_at"] or incident["received_at"])
+    assert changed is not None
     millis = int(changed.timestamp() * 1000) - _EPOCH_2020_MS
-    return (incident.revision << 40) | max(0, min(millis, (1 << 40) - 1))
+    return (incident["revision"] << 40) | max(0, min(millis, (1 << 40) - 1))
 
 
 INCIDENT_COLUMNS = [
@@ -230,27 +230,23 @@ INCIDENT_COLUMNS = [
 ]
 
 
-def incident_row(incident: Incident) -> list[Any]:
-    dumped = incident.model_dump(mode="json", include={"goods", "offenders", "vehicles"})
-    source = incident.source
-    reference = incident.crime_reference
+def incident_row(incident: Row) -> list[Any]:
+    store, occurred, reference, goods = incident["store"], incident["occurred"], incident["crime_reference"], incident["goods"]
+    source = incident["source"] or {"topic": "", "partition": 0, "offset": 0}
     return [
-        incident.retailer, incident.incident_id, incident.revision, _version(incident), incident.feed_format,
-        incident.store.store_id, incident.store.name, incident.store.postcode, incident.store.latitude,
-        incident.store.longitude, incident.store.force_id, incident.store.region_id,
-        _utc(incident.occurred.start), _utc(incident.occurred.end), incident.occurred.source_local_time,
-        incident.offence_code, sorted({line.category for line in incident.goods}),
-        sum(line.quantity for line in incident.goods), incident.total_value_pence,
-        json.dumps(dumped["goods"]), [tactic.code for tactic in incident.tactics], incident.offenders.count,
-        json.dumps(dumped["offenders"]),
-        [v.registration for v in incident.vehicles if v.registration and v.registration_valid],
-        json.dumps(dumped["vehicles"]), incident.violence, incident.threats, incident.weapon,
-        incident.cctv_available, reference.force_id, reference.raw, reference.normalised, reference.status.value,
-        reference.reason, incident.eligibility.value, incident.eligibility_reason, _utc(incident.pending_deadline),
-        _utc(incident.status_changed_at), incident.narrative,
-        incident.unmapped_codes,
-        _utc(incident.reported_at), _utc(incident.received_at),
-        source.topic if source else "", source.partition if source else 0, source.offset if source else 0,
+        incident["retailer"], incident["incident_id"], incident["revision"], _version(incident), incident["feed_format"],
+        store["store_id"], store["name"], store["postcode"], store["latitude"], store["longitude"], store["force_id"],
+        store["region_id"], _time(occurred["start"]), _time(occurred["end"]), occurred["source_local_time"],
+        incident["offence_code"], sorted({line["category"] for line in goods}), sum(line["quantity"] for line in goods),
+        incident["total_value_pence"], json.dumps(goods), [tactic["code"] for tactic in incident["tactics"]],
+        incident["offenders"]["count"], json.dumps(incident["offenders"]),
+        [v["registration"] for v in incident["vehicles"] if v["registration"] and v["registration_valid"]],
+        json.dumps(incident["vehicles"]), incident["violence"], incident["threats"], incident["weapon"],
+        incident["cctv_available"], reference["force_id"], reference["raw"], reference["normalised"], reference["status"],
+        reference["reason"], incident["eligibility"], incident["eligibility_reason"], _time(incident["pending_deadline"]),
+        _time(incident["status_changed_at"]), incident["narrative"], incident["unmapped_codes"],
+        _time(incident["reported_at"]), _time(incident["received_at"]), source["topic"], source["partition"],
+        source["offset"],
     ]
 
 
@@ -263,44 +259,46 @@ DEAD_LETTER_COLUMNS = [
 LINK_COLUMNS = ["a", "b", "score", "strong", "features", "explanation", "evidence_json", "at"]
 
 
-def link_row(link: Link) -> list[Any]:
-    return [link.a, link.b, link.score, link.strong, sorted({e.feature for e in link.evidence}),
-            "; ".join(f"{e.feature}: {e.detail}" for e in link.evidence),
-            json.dumps([e.model_dump() for e in link.evidence]), _utc(link.at)]
+def link_row(link: Row) -> list[Any]:
+    evidence = link["evidence"]
+    return [link["a"], link["b"], link["score"], link["strong"], sorted({e["feature"] for e in evidence}),
+            "; ".join(f"{e['feature']}: {e['detail']}" for e in evidence), json.dumps(evidence), _time(link["at"])]
 
 
 SERIES_COLUMNS = ["series_id", "version", "members", "incident_count", "first_seen", "last_seen", "forces", "regions",
                   "tactics", "goods", "vehicles", "total_value_pence", "referable", "pending"]
 
 
-def series_row(series: Series) -> list[Any]:
-    return [series.series_id, series.version, series.members, len(series.members), _utc(series.first_seen),
-            _utc(series.last_seen), series.forces, series.regions, series.tactics, series.goods, series.vehicles,
-            series.total_value_pence, series.referable, series.pending]
+def series_row(series: Row) -> list[Any]:
+    return [series["series_id"], series["version"], series["members"], len(series["members"]),
+            _time(series["first_seen"]), _time(series["last_seen"]), series["forces"], series["regions"],
+            series["tactics"], series["goods"], series["vehicles"], series["total_value_pence"], series["referable"],
+            series["pending"]]
 
 
 ALERT_COLUMNS = ["alert_id", "series_id", "level", "status", "forces", "regions", "lead_force", "lead_reason",
                  "incident_count", "referable_count", "total_value_pence", "at", "evidence_json", "evidence_markdown"]
 
 
-def alert_row(alert: Alert) -> list[Any]:
-    return [alert.alert_id, alert.series_id, alert.level, alert.status, alert.forces, alert.regions, alert.lead_force,
-            alert.lead_reason, alert.incident_count, alert.referable_count, alert.total_value_pence, _utc(alert.at),
-            json.dumps(alert.evidence, default=str), alert.evidence_markdown]
+def alert_row(alert: Row) -> list[Any]:
+    return [alert["alert_id"], alert["series_id"], alert["level"], alert["status"], alert["forces"], alert["regions"],
+            alert["lead_force"], alert["lead_reason"], alert["incident_count"], alert["referable_count"],
+            alert["total_value_pence"], _time(alert["at"]), json.dumps(alert["evidence"]), alert["evidence_markdown"]]
 
 
 FEEDBACK_COLUMNS = ["retailer", "incident_id", "revision", "status", "reason", "action", "deadline", "at"]
 
 
-def feedback_row(entry: Feedback) -> list[Any]:
-    return [entry.retailer, entry.incident_id, entry.revision, entry.status.value, entry.reason, entry.action,
-            _utc(entry.deadline), _utc(entry.at)]
+def feedback_row(entry: Row) -> list[Any]:
+    return [entry["retailer"], entry["incident_id"], entry["revision"], entry["status"], entry["reason"], entry["action"],
+            _time(entry["deadline"]), _time(entry["at"])]
 
 
-def dead_letter_row(letter: DeadLetter) -> list[Any]:
+def dead_letter_row(letter: Row) -> list[Any]:
+    reasons = letter["reasons"]
     return [
-        letter.feed_format, letter.retailer or "", letter.incident_id or "", letter.topic, letter.partition,
-        letter.offset, _utc(letter.received_at), [r.field for r in letter.reasons],
-        [r.problem for r in letter.reasons], [r.message for r in letter.reasons],
-        [r.value for r in letter.reasons], letter.summary, letter.payload, letter.payload_encoding,
+        letter["feed_format"], letter["retailer"] or "", letter["incident_id"] or "", letter["topic"], letter["partition"],
+        letter["offset"], _time(letter["received_at"]), [r["field"] for r in reasons], [r["problem"] for r in reasons],
+        [r["message"] for r in reasons], [r["value"] for r in reasons], letter["summary"], letter["payload"],
+        letter["payload_encoding"],
     ]

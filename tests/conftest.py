@@ -5,6 +5,7 @@ Set CRIMELINK_TEST_BOOTSTRAP=host:port to run against a broker you started yours
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -20,7 +21,7 @@ from crimelink.kafka_io import declare_topics
 from crimelink.query_client import run_query
 from crimelink.settings import Settings
 from crimelink.worker_process import WorkerProcess
-from sinks.clickhouse import QueryResult
+from sinks.clickhouse import ClickHouseStore, QueryResult
 from streams.topic_names import TopicNames
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,6 +96,21 @@ class RunningWorker:
         return (self.home / "worker.log").read_text(errors="replace")
 
 
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # chDB allows one data directory per process: every in-process test shares this one.
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def store(chdb_dir: Path) -> Iterator[ClickHouseStore]:
+    opened = ClickHouseStore(f"chdb://{chdb_dir}", f"test_{uuid.uuid4().hex[:10]}")
+    opened.setup()
+    yield opened
+    opened.command(f"DROP DATABASE IF EXISTS `{opened.database}`")
+    opened.close()
+
+
 @pytest.fixture
 def start_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., RunningWorker]]:
     workers: list[RunningWorker] = []
@@ -144,6 +160,20 @@ def grocer_record(**changes: Any) -> dict[str, Any]:
     }
     record.update(changes)
     return record
+
+
+def checked_incident(**changes: Any) -> dict[str, Any]:
+    """A grocer record normalised and gated, as the ClickHouse sink reads it from the checked-incidents topic."""
+    from crimelink.gate import apply_gate
+    from crimelink.normalise import Normaliser, RawRecord
+    from crimelink.stores import StoreRegistry
+    from schemas.incident import Incident
+
+    result = Normaliser(StoreRegistry.load()).normalise(
+        RawRecord("national_grocer", json.dumps(grocer_record(**changes)).encode(), "raw", 0, 7, now_utc())
+    )
+    assert isinstance(result, Incident), result
+    return json.loads(apply_gate(result).model_dump_json())
 
 
 def now_utc() -> datetime:

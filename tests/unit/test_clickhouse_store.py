@@ -1,17 +1,12 @@
 """The ClickHouse store on the real embedded engine (chDB), one throwaway database per test."""
 
 import json
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from crimelink.errors import QueryError, SinkWriteError
-from crimelink.gate import apply_gate
 from crimelink.normalise import Normaliser, RawRecord
 from crimelink.stores import StoreRegistry
-from schemas.incident import Incident
 from schemas.outcomes import DeadLetter
 from sinks import schema
 from sinks.clickhouse import (
@@ -19,33 +14,11 @@ from sinks.clickhouse import (
     INCIDENT_COLUMNS,
     BatchSink,
     ClickHouseStore,
+    Row,
     dead_letter_row,
     incident_row,
 )
-from tests.conftest import grocer_record, now_utc
-
-
-@pytest.fixture(scope="session")
-def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # chDB allows one data directory per process: every in-process test shares this one.
-    return tmp_path_factory.mktemp("chdb")
-
-
-@pytest.fixture
-def store(chdb_dir: Path) -> Iterator[ClickHouseStore]:
-    opened = ClickHouseStore(f"chdb://{chdb_dir}", f"test_{uuid.uuid4().hex[:10]}")
-    opened.setup()
-    yield opened
-    opened.command(f"DROP DATABASE IF EXISTS `{opened.database}`")
-    opened.close()
-
-
-def _incident(**changes: object) -> Incident:
-    result = Normaliser(StoreRegistry.load()).normalise(
-        RawRecord("national_grocer", json.dumps(grocer_record(**changes)).encode(), "raw", 0, 7, now_utc())
-    )
-    assert isinstance(result, Incident)
-    return apply_gate(result)
+from tests.conftest import checked_incident, now_utc
 
 
 def test_setup_is_idempotent_and_records_the_schema_version(store: ClickHouseStore) -> None:
@@ -58,7 +31,7 @@ def test_setup_is_idempotent_and_records_the_schema_version(store: ClickHouseSto
 
 
 def test_incident_row_values_survive_the_round_trip(store: ClickHouseStore) -> None:
-    incident = _incident()
+    incident = checked_incident()
     store.insert("incidents", INCIDENT_COLUMNS, [incident_row(incident)])
     row = store.query(
         "SELECT force_id, region_id, occurred_start, total_value_pence, tactics, vehicle_registrations, "
@@ -74,9 +47,9 @@ def test_incident_row_values_survive_the_round_trip(store: ClickHouseStore) -> N
 
 
 def test_resends_collapse_and_the_latest_revision_wins(store: ClickHouseStore) -> None:
-    first = _incident()
-    revised = _incident(incident={"id": "NW-2025-TEST-1", "revision": 2}, police={"crime_reference": None})
-    other = _incident(incident={"id": "NW-2025-TEST-2", "revision": 1})
+    first = checked_incident()
+    revised = checked_incident(incident={"id": "NW-2025-TEST-1", "revision": 2}, police={"crime_reference": None})
+    other = checked_incident(incident={"id": "NW-2025-TEST-2", "revision": 1})
     store.insert("incidents", INCIDENT_COLUMNS, [incident_row(first), incident_row(other)])
     store.insert("incidents", INCIDENT_COLUMNS, [incident_row(revised)])
     store.insert("incidents", INCIDENT_COLUMNS, [incident_row(first)])  # an at-least-once replay of revision 1
@@ -87,20 +60,20 @@ def test_resends_collapse_and_the_latest_revision_wins(store: ClickHouseStore) -
 def test_dead_letters_keep_reasons_and_payload(store: ClickHouseStore) -> None:
     letter = Normaliser(StoreRegistry.load()).normalise(RawRecord("national_grocer", b"{oops", "raw", 1, 9, now_utc()))
     assert isinstance(letter, DeadLetter)
-    store.insert("dead_letters", DEAD_LETTER_COLUMNS, [dead_letter_row(letter)] * 2)
+    store.insert("dead_letters", DEAD_LETTER_COLUMNS, [dead_letter_row(json.loads(letter.model_dump_json()))] * 2)
     rows = store.query("SELECT reason_problems, payload, offset FROM dead_letters FINAL").rows
     assert rows == [(["not-json"], "{oops", 9)]
 
 
 def test_batch_sink_writes_one_insert_per_flush_and_keeps_rows_on_failure(store: ClickHouseStore) -> None:
-    sink: BatchSink[Incident] = BatchSink(store, "incidents", INCIDENT_COLUMNS, incident_row)
+    sink: BatchSink[Row] = BatchSink(store, "incidents", INCIDENT_COLUMNS, incident_row)
     for number in range(5):
-        sink.add(_incident(incident={"id": f"NW-{number}", "revision": 1}))
+        sink.add(checked_incident(incident={"id": f"NW-{number}", "revision": 1}))
     assert sink.flush() == 5 and len(sink) == 0
     assert store.query("SELECT count() FROM incidents").rows == [(5,)]
 
-    broken: BatchSink[Incident] = BatchSink(store, "no_such_table", INCIDENT_COLUMNS, incident_row)
-    broken.add(_incident())
+    broken: BatchSink[Row] = BatchSink(store, "no_such_table", INCIDENT_COLUMNS, incident_row)
+    broken.add(checked_incident())
     with pytest.raises(SinkWriteError, match=r"1 row\(s\) to .*no_such_table"):
         broken.flush()
     assert len(broken) == 1  # nothing dropped: the caller retries
@@ -110,7 +83,7 @@ def test_read_only_queries_cannot_write_and_do_not_stop_the_sinks_writing(store:
     with pytest.raises(QueryError, match="readonly"):
         store.read_only_query("INSERT INTO schema_migrations (version) VALUES (99)")
     assert store.read_only_query("SELECT count() FROM incidents").rows == [(0,)]
-    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(_incident())])
+    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(checked_incident())])
     assert store.read_only_query("SELECT count() FROM incidents").rows == [(1,)]
 
 
@@ -122,7 +95,7 @@ def test_parameters_are_bound_not_pasted(store: ClickHouseStore) -> None:
 def test_every_dashboard_query_runs(store: ClickHouseStore) -> None:
     from streams.web import STATS_QUERIES
 
-    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(_incident())])
+    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(checked_incident())])
     for sql in STATS_QUERIES.values():
         store.read_only_query(sql)  # raises QueryError if a query no longer fits the schema
     assert store.read_only_query(STATS_QUERIES["totals"]).as_dicts()[0]["referable"] == 1

@@ -1,0 +1,78 @@
+"""The ClickHouse sink on the real broker and the real engine: offsets are committed only once rows are stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+
+from kafka import KafkaConsumer, TopicPartition
+
+from crimelink.kafka_io import Publisher, declare_topics
+from sinks.clickhouse import INCIDENT_COLUMNS, BatchSink, ClickHouseStore, incident_row
+from sinks.topic_sink import Route, TopicSink
+from tests.conftest import checked_incident
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> int | None:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return consumer.committed(TopicPartition(topic, 0))
+    finally:
+        consumer.close()
+
+
+async def _until(predicate: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def _now(value: bool) -> bool:
+    return value
+
+
+async def _equals(value: Awaitable[int | None], expected: int) -> bool:
+    return await value == expected
+
+
+def test_rows_survive_a_store_outage_and_offsets_wait_for_them(kafka_bootstrap: str, store: ClickHouseStore) -> None:
+    topic, group = f"sink-{uuid.uuid4().hex[:8]}", f"sink-test-{uuid.uuid4().hex[:8]}"
+    declare_topics(kafka_bootstrap, [topic], 1)
+    with Publisher(kafka_bootstrap) as publisher:
+        for number in range(5):
+            publisher.send(topic, json.dumps(checked_incident(incident={"id": f"S-{number}", "revision": 1})).encode())
+        publisher.send(topic, b"not json")  # crimelink never writes this; the sink must skip it, not stop
+    # The table does not exist yet: every insert fails, as when ClickHouse is down.
+    rows = BatchSink(store, "incidents_later", INCIDENT_COLUMNS, incident_row)
+    attempts: list[int] = []
+
+    async def run_blocking(function):  # type: ignore[no-untyped-def]
+        attempts.append(len(rows))
+        return await asyncio.to_thread(function)
+
+    async def committed() -> int | None:
+        return await asyncio.to_thread(_committed, kafka_bootstrap, group, topic)
+
+    async def scenario() -> tuple[int | None, int | None, int]:
+        sink = TopicSink(bootstrap=kafka_bootstrap, group_id=group, routes=[Route(topic, rows)], run_blocking=run_blocking,
+                         batch_size=100, flush_seconds=0.2, first_retry_delay=0.05, max_retry_delay=0.1)
+        await sink.start()
+        try:
+            await _until(lambda: _now(len(attempts) >= 3 and len(rows) == 5))
+            during_outage = await committed()
+            store.command(f"CREATE TABLE `{store.database}`.incidents_later AS `{store.database}`.incidents")
+            await _until(lambda: _now(rows.written == 5))
+            await _until(lambda: _equals(committed(), 6))
+            after = await committed()
+        finally:
+            await sink.stop()
+        return during_outage, after, sink.skipped
+
+    during_outage, after, skipped = asyncio.run(scenario())
+    assert during_outage is None  # nothing committed while the rows were not stored
+    assert after == 6 and skipped == 1
+    stored = store.query("SELECT incident_id FROM incidents_later ORDER BY incident_id").rows
+    assert stored == [(f"S-{number}",) for number in range(5)]
