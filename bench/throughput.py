@@ -79,7 +79,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--profile", type=Path, help="record the worker with py-spy (collapsed stacks) into this file")
+    parser.add_argument("--profile", type=Path,
+                        help="record the worker with py-spy (raw stacks per thread) into this file; slows the worker down")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="crimelink-bench-"))
     with local_broker(workdir) as bootstrap:
@@ -105,7 +106,7 @@ def main() -> None:
         if args.profile:
             py_spy = str(Path(sys.executable).with_name("py-spy"))
             spy = subprocess.Popen([py_spy, "record", "--pid", str(worker.process.pid), "--format", "raw",
-                                    "--nonblocking", "-o", str(args.profile)], stdout=subprocess.DEVNULL,
+                                    "--rate", "250", "--threads", "-o", str(args.profile)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         first = None
         done = None

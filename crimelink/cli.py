@@ -85,7 +85,7 @@ def broker_stop() -> None:
 @click.option("--loglevel", default="warn", type=click.Choice(["crit", "error", "warn", "info", "debug"]))
 def worker(loglevel: str) -> None:
     """Run the stream worker: normalise, gate, store; serves the query API and dashboard."""
-    from crimelink.kafka_io import declare_topics, wait_for_broker
+    from crimelink.kafka_io import check_partitions, declare_topics, wait_for_broker
     from crimelink.runtime import tune_garbage_collector
     from streams import store, topics
     from streams.app import app
@@ -94,6 +94,9 @@ def worker(loglevel: str) -> None:
     bootstrap = settings.effective_kafka_bootstrap
     wait_for_broker(bootstrap)
     declare_topics(bootstrap, topics.names.all(), settings.topic_partitions, topics.names.partitions)
+    names = topics.names
+    check_partitions(bootstrap, {name: names.partitions(name, settings.topic_partitions)
+                                 for name in (names.normalised, names.gate_commands, names.correlation_in)})
     store.open_store()
     tune_garbage_collector(settings.gc_young_threshold)
     click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.store().where}, web {settings.web_url}")

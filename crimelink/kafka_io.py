@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from crimelink.errors import BrokerError
+from crimelink.errors import BrokerError, ConfigurationError
 
-__all__ = ["declare_topics", "Publisher", "read_topic", "wait_for_broker"]
+__all__ = ["declare_topics", "check_partitions", "Publisher", "read_topic", "wait_for_broker"]
 
 
 def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
@@ -44,6 +44,23 @@ def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int,
         raise BrokerError(f"declaring topics on {bootstrap} failed: {error}") from error
     finally:
         admin.close()
+
+
+def check_partitions(bootstrap: str, expected: Mapping[str, int]) -> None:
+    """Raise when a topic's partition count differs from what co-partitioning assumes (a topic created
+    by hand, or CRIMELINK_TOPIC_PARTITIONS changed after the topics were made)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crimelink-admin")
+    try:
+        found = {entry["name"]: len(entry["partitions"]) for entry in admin.describe_topics(list(expected))}
+    except KafkaError as error:
+        raise BrokerError(f"describing topics on {bootstrap} failed: {error}") from error
+    finally:
+        admin.close()
+    wrong = {topic: count for topic, count in found.items() if count != expected[topic]}
+    if wrong:
+        listed = ", ".join(f"{topic} has {count}, needs {expected[topic]}" for topic, count in sorted(wrong.items()))
+        raise ConfigurationError(f"topic partition counts do not match the settings ({listed}); set "
+                                 "CRIMELINK_TOPIC_PARTITIONS to the topics' count, or use a new CRIMELINK_TOPIC_PREFIX")
 
 
 class Publisher:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
 from schemas.incident import Incident, UtcDatetime
 
-__all__ = ["CaseDescription", "CaseVehicle", "Case", "CorrelateCase", "SweepWindow", "CorrelationCommand",
+__all__ = ["CaseDescription", "CaseVehicle", "Case", "CorrelateCases", "SweepWindow", "CorrelationCommand",
            "correlation_commands", "LinkEvidence", "Link", "Series", "Alert"]
 
 
@@ -79,11 +79,12 @@ class Case(_Model):
         )
 
 
-class CorrelateCase(_Model):
-    """Link this case (sent by the gate: the compact case, so the correlator never re-reads the whole incident)."""
+class CorrelateCases(_Model):
+    """Link these cases, in order. The gate sends one per batch: compact cases, so the correlator never re-reads
+    whole incidents, and one message for many, so Faust's per-message cost is paid once (``streams.envelopes``)."""
 
-    command: Literal["case"] = "case"
-    case: Case
+    command: Literal["cases"] = "cases"
+    cases: list[Case]
 
 
 class SweepWindow(_Model):
@@ -92,8 +93,8 @@ class SweepWindow(_Model):
     command: Literal["sweep"] = "sweep"
 
 
-CorrelationCommand = Annotated[CorrelateCase | SweepWindow, Field(discriminator="command")]
-correlation_commands: TypeAdapter[CorrelateCase | SweepWindow] = TypeAdapter(CorrelationCommand)
+CorrelationCommand = Annotated[CorrelateCases | SweepWindow, Field(discriminator="command")]
+correlation_commands: TypeAdapter[CorrelateCases | SweepWindow] = TypeAdapter(CorrelationCommand)
 
 
 class LinkEvidence(_Model):

@@ -26,6 +26,7 @@ __all__ = [
     "CrimeReference",
     "SourcePosition",
     "Incident",
+    "IncidentBatch",
 ]
 
 SCHEMA_VERSION = 1
@@ -182,3 +183,9 @@ class Incident(_Model):
     def key(self) -> str:
         """Kafka key: keeps every revision of one incident on one partition, in order."""
         return f"{self.retailer}:{self.incident_id}"
+
+
+class IncidentBatch(BaseModel):
+    """What the normaliser sends the gate: one message per batch and partition (see ``streams.envelopes``)."""
+
+    incidents: list[Incident]

@@ -9,10 +9,9 @@ from datetime import timedelta
 from crimelink.correlation import CorrelationOutcome, Correlator, CorrelatorConfig
 from crimelink.correlation.engine import CorrelatorState
 from crimelink.settings import get_settings
-from schemas.correlation import CorrelateCase, SweepWindow, correlation_commands
+from schemas.correlation import CorrelateCases, SweepWindow, correlation_commands
 from streams import topics
 from streams.app import app
-from streams.batching import event_batches, handling
 
 __all__ = ["correlate", "sweep_window"]
 
@@ -39,14 +38,21 @@ correlator = Correlator(state, CorrelatorConfig(
 
 @app.agent(topics.correlation_in)
 async def correlate(stream):  # type: ignore[no-untyped-def]
-    async for events in event_batches(stream):
-        for event in events:
-            handling(stream, event)
+    """Buffered sends: Faust flushes them before it commits the offsets of the events that caused them."""
+    async for event in stream.events():
+        try:
+            command = correlation_commands.validate_json(event.value)
+        except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
+            log.exception("correlation skipped offset %s", event.message.offset)
+            continue
+        if not isinstance(command, CorrelateCases):
+            _emit(correlator.sweep())
+            continue
+        for case in command.cases:
             try:
-                command = correlation_commands.validate_json(event.value)
-                outcome = correlator.on_incident(command.case) if isinstance(command, CorrelateCase) else correlator.sweep()
-            except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
-                log.exception("correlation skipped offset %s", event.message.offset)
+                outcome = correlator.on_incident(case)
+            except Exception:  # noqa: BLE001
+                log.exception("correlation skipped case %s at offset %s", case.key, event.message.offset)
                 continue
             _emit(outcome)
 

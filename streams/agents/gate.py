@@ -2,29 +2,31 @@
 every incident the gate lets through also goes, as a compact case, to correlation.
 
 The held incidents live in a Faust table (changelog-backed, so a restarted worker recovers
-them). Events come in batches; each is marked current while handled so its table writes
-belong to its own partition.
+them). Incidents arrive in envelopes (``streams.envelopes``) whose incidents all belong to the
+envelope's partition, so each table write lands in the changelog partition of its own key.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from crimelink.gate import CrimeNumberGate, GateOutcome
 from crimelink.settings import get_settings
-from schemas.correlation import Case, CorrelateCase
-from schemas.incident import Incident
+from schemas.correlation import Case
+from schemas.incident import IncidentBatch
 from schemas.outcomes import CrimeNumberUpdate
 from streams import topics
 from streams.app import app
-from streams.batching import event_batches, handling
+from streams.envelopes import pack
 
 __all__ = ["crime_number_gate", "expire_overdue", "held"]
 
 log = logging.getLogger(__name__)
 _settings = get_settings()
+_CASES_HEAD = b'{"command":"cases","cases":['
 
 held = app.Table("awaiting-crime-number", default=None, partitions=_settings.topic_partitions)
 gate = CrimeNumberGate(
@@ -36,36 +38,48 @@ gate = CrimeNumberGate(
 
 @app.agent(topics.gate_input)
 async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
-    async for events in event_batches(stream):
-        now = datetime.now(UTC)
-        for event in events:
-            message = handling(stream, event).message
-            try:
-                outcome = _handle(message.topic, event.value, now)
-            except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop the gate
-                log.exception("crime-number gate skipped %s:%s@%s", message.topic, message.partition, message.offset)
-                continue
-            _emit(outcome)
-
-
-def _handle(topic: str, value: bytes, now: datetime) -> GateOutcome:
-    if topic == topics.names.normalised:
-        return gate.on_incident(Incident.model_validate_json(value), now)
-    command = json.loads(value)
-    if command["command"] == "update":
-        return gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), now)
-    return gate.on_expire(command["key"], now)
-
-
-def _emit(outcome: GateOutcome) -> None:
     """Buffered sends: Faust flushes them before it commits the offsets of the events that caused them."""
+    async for event in stream.events():
+        message = event.message
+        cases: list[bytes] = []
+        for outcome in _outcomes(message.topic, event.value, datetime.now(UTC), f"{message.topic}:{message.partition}"
+                                 f"@{message.offset}"):
+            cases.extend(_emit(outcome))
+        for envelope in pack(cases, _CASES_HEAD):
+            topics.correlation_in.send_soon(key=None, value=envelope, partition=0)
+
+
+def _outcomes(topic: str, value: bytes, now: datetime, where: str) -> Iterator[GateOutcome]:
+    """The gate's decision for each incident of an envelope, or for one command. crimelink wrote these
+    messages, so what fails here is a bug: it is logged and skipped rather than stopping the gate."""
+    try:
+        if topic != topics.names.normalised:
+            command = json.loads(value)
+            if command["command"] == "update":
+                yield gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), now)
+            else:
+                yield gate.on_expire(command["key"], now)
+            return
+        incidents = IncidentBatch.model_validate_json(value).incidents
+    except Exception:  # noqa: BLE001
+        log.exception("crime-number gate skipped %s", where)
+        return
+    for incident in incidents:
+        try:
+            yield gate.on_incident(incident, now)
+        except Exception:  # noqa: BLE001
+            log.exception("crime-number gate skipped incident %s of %s", incident.key, where)
+
+
+def _emit(outcome: GateOutcome) -> list[bytes]:
+    """Sends the checked incidents and feedback; returns the cases for correlation."""
+    cases = []
     for incident in outcome.checked:
-        key = incident.key.encode()
-        topics.checked.send_soon(key=key, value=incident.model_dump_json().encode())
-        command = CorrelateCase(case=Case.from_incident(incident))
-        topics.correlation_in.send_soon(key=key, value=command.model_dump_json().encode())
+        topics.checked.send_soon(key=incident.key.encode(), value=incident.model_dump_json().encode())
+        cases.append(Case.from_incident(incident).model_dump_json().encode())
     for entry in outcome.feedback:
         topics.feedback.send_soon(key=entry.key.encode(), value=entry.model_dump_json().encode())
+    return cases
 
 
 @app.timer(interval=_settings.expiry_check_seconds)

@@ -1,7 +1,8 @@
-"""Raw feed records -> canonical incidents, or dead letters with the reason."""
+"""Raw feed records -> canonical incidents (one envelope per batch and partition), or dead letters with the reason."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 
 from crimelink.gate import feedback_for_dead_letter
@@ -11,18 +12,21 @@ from crimelink.stores import StoreRegistry
 from schemas.outcomes import DeadLetter
 from streams import topics
 from streams.app import app
-from streams.batching import event_batches
+from streams.envelopes import pack, partition_for
 
 __all__ = ["normalise_feeds"]
 
-_normaliser = Normaliser(StoreRegistry.load(get_settings().stores_file))
+_settings = get_settings()
+_normaliser = Normaliser(StoreRegistry.load(_settings.stores_file))
+_ENVELOPE_HEAD = b'{"incidents":['
 
 
 @app.agent(topics.raw)
 async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
     """Buffered sends: Faust flushes them before it commits the offsets of the records that caused them."""
-    async for events in event_batches(stream):
+    async for events in stream.take_events(_settings.batch_size, within=_settings.batch_seconds):
         received_at = datetime.now(UTC)
+        by_partition: defaultdict[int, list[bytes]] = defaultdict(list)
         for event in events:
             message = event.message
             feed = topics.names.feed_of(message.topic) or "unknown"
@@ -35,4 +39,8 @@ async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
                 if feedback is not None:
                     topics.feedback.send_soon(key=feedback.key.encode(), value=feedback.model_dump_json().encode())
             else:
-                topics.normalised.send_soon(key=result.key.encode(), value=result.model_dump_json().encode())
+                partition = partition_for(result.key.encode(), _settings.topic_partitions)
+                by_partition[partition].append(result.model_dump_json().encode())
+        for partition, incidents in by_partition.items():
+            for envelope in pack(incidents, _ENVELOPE_HEAD):
+                topics.normalised.send_soon(key=None, value=envelope, partition=partition)

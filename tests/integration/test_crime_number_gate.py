@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from kafka import KafkaConsumer
+from kafka.partitioner.default import murmur2
 
 from crimelink.kafka_io import Publisher, read_topic
 from schemas.outcomes import Feedback, FeedbackStatus
@@ -29,18 +30,25 @@ def _send_updates(worker: RunningWorker, *updates: dict[str, object] | bytes) ->
             publisher.send(worker.topics.crime_number_updates, value)
 
 
-def _partitions_by_key(worker: RunningWorker, topic: str, expect: int) -> dict[str, int]:
+def _read_all(worker: RunningWorker, topic: str) -> list[tuple[bytes | None, bytes, int]]:
     consumer = KafkaConsumer(topic, bootstrap_servers=worker.bootstrap, auto_offset_reset="earliest",
                              enable_auto_commit=False, group_id=None, consumer_timeout_ms=3000)
-    found = {}
     try:
-        for message in consumer:
-            found[message.key.decode().strip('"')] = message.partition
-            if len(found) >= expect:
-                break
+        return [(message.key, message.value, message.partition) for message in consumer]
     finally:
         consumer.close()
-    return found
+
+
+def _changelog_partitions(worker: RunningWorker) -> dict[str, int]:
+    topic = f"{worker.env['CRIMELINK_APP_ID']}-awaiting-crime-number-changelog"
+    return {key.decode().strip('"'): partition for key, _, partition in _read_all(worker, topic) if key}
+
+
+def _envelope_partitions(worker: RunningWorker) -> dict[str, int]:
+    """Incident key -> partition of the normaliser's envelope that carried it."""
+    return {f"{incident['retailer']}:{incident['incident_id']}": partition
+            for _, value, partition in _read_all(worker, worker.topics.normalised)
+            for incident in json.loads(value)["incidents"]}
 
 
 def _eligibility(worker: RunningWorker) -> dict[str, str]:
@@ -94,12 +102,15 @@ def test_a_restart_while_incidents_are_pending_loses_and_doubles_nothing(start_w
     referable = [_record(f"V-{n:02d}", "SX/12345678/25") for n in range(10)]
     _send_incidents(worker, *pending, *referable)
     wait_until(lambda: worker.scalar("SELECT count() FROM incidents_latest") == 30, message="30 incidents stored")
-    # The gate takes events in batches that span partitions; each held incident must still be written to the
-    # changelog partition of its own key, or another worker would restore it after a rebalance.
-    held_in = _partitions_by_key(worker, f"{worker.env['CRIMELINK_APP_ID']}-awaiting-crime-number-changelog", 20)
-    arrived_in = _partitions_by_key(worker, worker.topics.normalised, 30)
-    assert len(held_in) == 20 and {partition for partition in held_in.values()} == {0, 1}
+    # Incidents reach the gate in envelopes; each held incident must still be written to the changelog partition
+    # its own key hashes to (where gate commands keyed by it arrive), or another worker would restore it after a
+    # rebalance and an update would never meet it.
+    held_in = _changelog_partitions(worker)
+    arrived_in = _envelope_partitions(worker)
+    assert len(held_in) == 20 and set(held_in.values()) == {0, 1}
     assert {key: arrived_in[key] for key in held_in} == held_in
+    # kafka-python's murmur2, as the Java client's default partitioner uses it:
+    assert {key: (murmur2(key.encode()) & 0x7FFFFFFF) % 2 for key in held_in} == held_in
 
     worker.restart()
     _send_updates(worker, *({"retailer": "northway", "incident_id": f"H-{n:02d}", "crime_reference": "SX/55556666/25"}
