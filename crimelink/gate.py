@@ -60,11 +60,10 @@ class CrimeNumberGate:
         self._rules = rules
 
     def state(self, key: str) -> HeldState | None:
-        raw = self._held.get(key)
-        return None if raw is None else HeldState.model_validate(raw)
+        return _load(self._held.get(key))
 
     def _keep(self, key: str, state: HeldState) -> None:
-        self._held[key] = state.model_dump(mode="json")
+        self._held[key] = state.model_dump_json()  # one string: cheaper to write and to changelog than a nested dict
 
     def _forget(self, key: str) -> None:
         if key in self._held:
@@ -109,7 +108,7 @@ class CrimeNumberGate:
 
     def due(self, now: datetime) -> list[str]:
         """Keys whose deadline has passed (held incidents to expire, expired markers to forget)."""
-        return [key for key, raw in list(self._held.items()) if HeldState.model_validate(raw).deadline <= now]
+        return [key for key, raw in list(self._held.items()) if (state := _load(raw)) and state.deadline <= now]
 
     def _settle(self, key: str, checked: Incident, state: HeldState | None, now: datetime) -> GateOutcome:
         if checked.eligibility in _AWAITING:
@@ -128,6 +127,13 @@ class CrimeNumberGate:
             "eligibility_reason": f"no valid crime number by {expired_at:%Y-%m-%d %H:%M} UTC; intelligence only, "
                                   "never referable",
         })
+
+
+def _load(raw: str | dict[str, Any] | None) -> HeldState | None:
+    """Held state as stored: a JSON string, or a dict as written by earlier versions (still in changelogs)."""
+    if raw is None:
+        return None
+    return HeldState.model_validate_json(raw) if isinstance(raw, str) else HeldState.model_validate(raw)
 
 
 def _feedback(incident: Incident, now: datetime) -> Feedback:

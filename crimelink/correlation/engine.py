@@ -22,7 +22,7 @@ from schemas.correlation import Alert, Case, Link, Series
 
 __all__ = ["CorrelatorConfig", "CorrelationOutcome", "Correlator", "CorrelatorState"]
 
-_WATERMARK = "__watermark__"
+_WATERMARK = "__watermark__"  # earlier versions wrote the event-time watermark into the series table under this key
 SERIES_SUPPORT = 0.95  # combined support from several weaker links that admits a case to a series
 MERGE_SUPPORT = 0.97  # support needed towards each of two existing series to merge them
 
@@ -70,6 +70,9 @@ class Correlator:
         self._cache: dict[str, Case] = {}
         # How many held cases show each distinguishing feature (the capped posting lists cannot tell).
         self._feature_counts: Counter[str] = Counter()
+        # Event time: the latest start among held cases. Derived like the index (the newest case is never swept),
+        # so it costs no changelog write per incident.
+        self._latest: datetime | None = None
         self._index_ready = False
 
     # --- reading state -------------------------------------------------------------------------
@@ -89,8 +92,7 @@ class Correlator:
         return None if raw is None else dict(raw)
 
     def _watermark(self) -> datetime | None:
-        raw = self.state.series.get(_WATERMARK)
-        return None if raw is None else datetime.fromisoformat(raw["at"])
+        return self._latest
 
     def _is_common_feature(self, feature: str) -> bool:
         case_count = max(len(self.state.cases) - 1, 0)
@@ -108,6 +110,9 @@ class Correlator:
         for case in cases:
             self._cache[case.key] = case
             self._index(case)
+        self._latest = cases[-1].start if cases else None
+        if _WATERMARK in self.state.series:  # written per incident by earlier versions; now derived
+            del self.state.series[_WATERMARK]
         self._index_ready = True
         return len(cases)
 
@@ -119,6 +124,8 @@ class Correlator:
     def _store(self, case: Case) -> None:
         self.state.cases[case.key] = case.model_dump_json()  # one string: a third of the memory of a dict
         self._cache[case.key] = case
+        if self._latest is None or case.start > self._latest:
+            self._latest = case.start
 
     def _index(self, case: Case, keys: list[str] | None = None) -> None:
         self._feature_counts.update(prepare(case).features)
@@ -142,8 +149,6 @@ class Correlator:
             return outcome  # older than the window: nothing in memory to link it to
         known = self.case(case.key)
         self._store(case)
-        if watermark is None or case.start > watermark:
-            self.state.series[_WATERMARK] = {"at": case.start.isoformat()}
         if known is not None:
             series_id = self.state.series_of.get(case.key)
             if series_id is not None and known.eligibility != case.eligibility:

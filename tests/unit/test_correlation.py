@@ -201,3 +201,14 @@ def test_cases_held_as_dicts_by_an_earlier_version_still_load() -> None:
     outcome = correlator.on_incident(case("new", "essex", 20, vehicle="OL19DVR"))
     assert [(link.a, link.b) for link in outcome.links] == [("old", "new")]
     assert isinstance(state.cases["new"], str)
+
+
+def test_event_time_comes_back_from_the_held_cases_after_a_restart() -> None:
+    state = CorrelatorState.in_memory()
+    config = CorrelatorConfig(window=timedelta(days=1))
+    Correlator(state, config).on_incident(case("new", "kent", 100, vehicle="AB12CDE"))
+    restarted = Correlator(state, config)  # same tables, nothing in memory: as after a worker restart
+    assert restarted.on_incident(case("late", "essex", 100 - 48, vehicle="AB12CDE")).links == []
+    assert restarted.case("late") is None  # older than the window by the recovered event time: not held
+    assert restarted.on_incident(case("recent", "essex", 100 - 2, vehicle="AB12CDE")).links  # inside it: linked
+    assert "__watermark__" not in state.series  # event time is derived, not written per incident
