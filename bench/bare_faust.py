@@ -1,6 +1,8 @@
 """The ceiling: a bare Faust agent that only consumes the raw topics (take(1000)), nothing else.
 
-Run by bench/throughput.py as a subprocess: BARE_TOPICS, BARE_EXPECT, BARE_BOOTSTRAP, BARE_OUT.
+Run by bench/throughput.py as a subprocess: BARE_TOPICS, BARE_EXPECT, BARE_BOOTSTRAP, BARE_OUT, and BARE_SCHEME:
+``kafka`` for Faust as shipped, or crimelink's transport (``streams.transport``: the same, with the fetch wait
+crimelink's worker uses), so the ceiling has the one advantage crimelink has.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import time
 
 import faust
 
-app = faust.App(f"bare-{os.getpid()}", broker=f"kafka://{os.environ['BARE_BOOTSTRAP']}", store="memory://",
-                web_enabled=False, consumer_auto_offset_reset="earliest", topic_allow_declare=False,
+from streams.transport import SCHEME
+
+broker = f"{os.environ.get('BARE_SCHEME', SCHEME)}://{os.environ['BARE_BOOTSTRAP']}"
+app = faust.App(f"bare-{os.getpid()}", broker=broker, store="memory://", web_enabled=False,
+                consumer_auto_offset_reset="earliest", topic_allow_declare=False,
                 datadir=os.environ.get("BARE_DATADIR", "bare-data"))
 topic = app.topic(*os.environ["BARE_TOPICS"].split(","), value_serializer="raw", key_serializer="raw")
 expect = int(os.environ["BARE_EXPECT"])

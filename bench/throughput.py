@@ -6,7 +6,8 @@ Produces N simulated incidents (three feed formats, realistic content, 4% faulty
 topics on a local broker, then measures on those same messages:
 
 1. raw aiokafka ``getmany`` (consume only);
-2. a bare Faust agent with ``take(1000)`` (consume only);
+2. a bare Faust agent with ``take(1000)`` (consume only), twice: Faust as shipped, and with the fetch wait
+   crimelink's worker uses (``streams.transport``) -- the fair ceiling, and the one the ratio is taken to;
 3. crimelink's worker: normalise -> crime-number gate -> correlation -> ClickHouse, from the first
    record consumed to the last row visible in ClickHouse, with the worker's CPU time and peak memory.
 """
@@ -31,6 +32,7 @@ from crimelink.settings import Settings
 from crimelink.simulate import Simulator
 from crimelink.stores import StoreRegistry
 from streams.topic_names import TopicNames
+from streams.transport import SCHEME
 
 
 async def _getmany(bootstrap: str, topics: list[str], expect: int) -> float:
@@ -52,16 +54,16 @@ async def _getmany(bootstrap: str, topics: list[str], expect: int) -> float:
     return time.perf_counter() - first
 
 
-def _bare_faust(bootstrap: str, topics: list[str], expect: int, workdir: Path) -> float:
-    out = workdir / "bare.json"
+def _bare_faust(bootstrap: str, topics: list[str], expect: int, workdir: Path, scheme: str) -> float:
+    out = workdir / f"bare-{scheme}.json"
     env = {**os.environ, "BARE_TOPICS": ",".join(topics), "BARE_EXPECT": str(expect), "BARE_BOOTSTRAP": bootstrap,
-           "BARE_OUT": str(out), "BARE_DATADIR": str(workdir / "bare-data")}
-    log = (workdir / "bare.log").open("w")
+           "BARE_OUT": str(out), "BARE_DATADIR": str(workdir / f"bare-{scheme}-data"), "BARE_SCHEME": scheme}
+    log = (workdir / f"bare-{scheme}.log").open("w")
     subprocess.run([sys.executable, "-m", "bench.bare_faust"], env=env,
                    cwd=REPO, timeout=600, check=False, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     if not out.exists():
-        raise RuntimeError(f"the bare Faust run failed; see {workdir / 'bare.log'}")
+        raise RuntimeError(f"the bare Faust run failed; see {workdir / f'bare-{scheme}.log'}")
     return float(json.loads(out.read_text())["seconds"])
 
 
@@ -97,7 +99,8 @@ def main() -> None:
         raw_topics = list(names.raw.values())
 
         getmany_seconds = asyncio.run(_getmany(bootstrap, raw_topics, args.count))
-        bare_seconds = _bare_faust(bootstrap, raw_topics, args.count, workdir)
+        stock_seconds = _bare_faust(bootstrap, raw_topics, args.count, workdir, "kafka")
+        bare_seconds = _bare_faust(bootstrap, raw_topics, args.count, workdir, SCHEME)
 
         worker, query_settings = start_worker(settings, workdir / "worker", f"bench-{token}",
                                               CRIMELINK_SINK_FLUSH_SECONDS="0.5")
@@ -128,12 +131,15 @@ def main() -> None:
             "count": args.count,
             "produce_per_s": round(args.count / produce_seconds),
             "aiokafka_getmany_per_s": round(args.count / getmany_seconds),
+            "bare_faust_as_shipped_per_s": round(args.count / stock_seconds),
             "bare_faust_per_s": round(args.count / bare_seconds),
             "crimelink_end_to_end_per_s": round(args.count / max(crimelink_seconds, 1e-9)),
             "crimelink_worker_cpu_seconds": round(cpu, 1),
             "crimelink_worker_peak_rss_mib": round(peak_kib / 1024),
         }
         results["ratio_to_bare_faust"] = round(results["crimelink_end_to_end_per_s"] / results["bare_faust_per_s"], 3)
+        results["ratio_to_bare_faust_as_shipped"] = round(
+            results["crimelink_end_to_end_per_s"] / results["bare_faust_as_shipped_per_s"], 3)
         results["ratio_to_getmany"] = round(results["crimelink_end_to_end_per_s"] / results["aiokafka_getmany_per_s"], 3)
         for name, value in results.items():
             print(f"{name:34} {value}")

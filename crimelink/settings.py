@@ -59,7 +59,13 @@ class Settings(BaseSettings):
     sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before a partial batch is written.")
 
     # Worker performance
-    batch_size: int = Field(500, ge=1, description="Most events the normaliser, gate and correlator take at once.")
+    fetch_max_wait_ms: int = Field(
+        20, ge=1, le=30_000,
+        description="Longest the broker may hold a fetch that finds no new data (Faust's own is 1,500 ms, which stalls "
+                    "a busy worker while its idle partitions are polled).",
+    )
+    batch_size: int = Field(500, ge=1, description="Most raw records the normaliser takes at once (each batch goes on to "
+                                                   "the gate as one envelope per partition).")
     batch_seconds: float = Field(0.05, gt=0, description="Longest wait for a batch to fill before handling what came.")
     gc_young_threshold: int = Field(
         50_000, ge=700, description="Allocations between young garbage collections in the worker (Python's default: 700)."

@@ -45,14 +45,15 @@ class TopicSink(Service):
     """Consumes every route's topic in one consumer group; one insert per table per batch, then one commit."""
 
     def __init__(self, *, bootstrap: str, group_id: str, routes: Sequence[Route], run_blocking: RunBlocking[Any],
-                 batch_size: int = 1000, flush_seconds: float = 1.0, first_retry_delay: float = 0.5,
-                 max_retry_delay: float = 30.0, **kwargs: Any) -> None:
+                 batch_size: int = 1000, flush_seconds: float = 1.0, fetch_max_wait_ms: int = 500,
+                 first_retry_delay: float = 0.5, max_retry_delay: float = 30.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.routes = {route.topic: route for route in routes}
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.first_retry_delay = first_retry_delay
         self.max_retry_delay = max_retry_delay
         self._run_blocking = run_blocking
@@ -66,7 +67,7 @@ class TopicSink(Service):
     async def on_start(self) -> None:
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=self.group_id, enable_auto_commit=False,
-            auto_offset_reset="earliest", max_poll_records=self.batch_size,
+            auto_offset_reset="earliest", max_poll_records=self.batch_size, fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
         await self._consumer.start()
         self._consumer.subscribe(list(self.routes), listener=_StoreBeforeRevoke(self))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from crimelink.settings import get_settings
+from streams.transport import SCHEME
 
 __all__ = ["app"]
 
@@ -12,7 +13,7 @@ _settings = get_settings()
 
 app = faust.App(
     _settings.app_id,
-    broker=f"kafka://{_settings.effective_kafka_bootstrap}",
+    broker=f"{SCHEME}://{_settings.effective_kafka_bootstrap}",
     store="memory://",
     datadir=str(_settings.home / "faust"),
     autodiscover=["streams.agents", "streams.sink", "streams.web"],

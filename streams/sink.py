@@ -52,7 +52,7 @@ class ClickHouseSink(TopicSink):
         super().__init__(
             bootstrap=_settings.effective_kafka_bootstrap, group_id=f"{_settings.app_id}-clickhouse-sink",
             routes=_routes(), run_blocking=store.call, batch_size=_settings.sink_batch_size,
-            flush_seconds=_settings.sink_flush_seconds, **kwargs,
+            flush_seconds=_settings.sink_flush_seconds, fetch_max_wait_ms=_settings.fetch_max_wait_ms, **kwargs,
         )
 
 

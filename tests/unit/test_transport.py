@@ -1,0 +1,36 @@
+"""crimelink's Faust transport: Faust's aiokafka driver with the fetch wait from the settings."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import aiokafka
+import faust
+
+from streams.transport import SCHEME, Transport
+
+
+def test_the_worker_consumer_gets_the_configured_fetch_wait(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CRIMELINK_FETCH_MAX_WAIT_MS", "35")
+    from crimelink.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        app = faust.App("transport-test", broker=f"{SCHEME}://127.0.0.1:1", store="memory://", web_enabled=False)
+        assert isinstance(app.transport, Transport)
+
+        async def build() -> aiokafka.AIOKafkaConsumer:  # aiokafka wants a running loop; built, not started: no broker
+            thread = app.consumer._new_consumer_thread()  # noqa: SLF001
+            return thread._create_worker_consumer(app.transport)  # noqa: SLF001
+
+        consumer = asyncio.run(build())
+        assert isinstance(consumer, aiokafka.AIOKafkaConsumer)
+        assert consumer._fetch_max_wait_ms == 35  # noqa: SLF001
+    finally:
+        get_settings.cache_clear()
+
+
+def test_aiokafka_still_builds_its_fetcher_from_that_attribute() -> None:
+    # The transport sets a private attribute; if aiokafka stops reading it, the setting silently does nothing.
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(aiokafka.AIOKafkaConsumer.start)
