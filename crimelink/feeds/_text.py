@@ -16,6 +16,12 @@ __all__ = ["LONDON", "pounds_to_pence", "local_datetime", "goods_from_text", "de
 LONDON = ZoneInfo("Europe/London")
 _POUNDS = re.compile(r"^£?\s*(\d{1,3}(?:,\d{3})*|\d+)(?:\.(\d{1,2}))?$")
 _ITEM = re.compile(r"^\s*(?:(\d{1,5})\s*(?:x|×|no\.?|bottles? of|packs? of|tins? of|jars? of)?\s+)?(.+?)\s*$", re.IGNORECASE)
+_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\Z")
+_DAY_FIRST = re.compile(r"(\d{1,2})([/-])(\d{1,2})\2(\d{4})\Z")
+_MONTH_FIRST = re.compile(r"(\d{1,2})(/)(\d{1,2})\2(\d{4})\Z")
+_GOODS_SEPARATORS = re.compile(r"[;\n]|,(?!\d{3})")
+_DESCRIPTION_SEPARATORS = re.compile(r"[,;/]")
+_EYE_COLOUR = re.compile(r"(\w+)\s+eyes?")
 _GENDERS = {"male": "male", "man": "male", "female": "female", "woman": "female"}
 _BUILDS = {"slim": "slim", "thin": "slim", "skinny": "slim", "medium": "medium", "average": "medium",
            "heavy": "heavy", "stocky": "heavy", "large": "heavy", "muscular": "muscular", "athletic": "muscular"}
@@ -61,17 +67,22 @@ def local_datetime(day: str, clock: str, field: str, *, day_field: str | None = 
 
 
 def _parse_day(text: str, field: str, day_first: bool) -> date:
-    for pattern in (("%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d") if day_first else ("%Y-%m-%d", "%m/%d/%Y")):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
+    """dd/mm/yyyy or dd-mm-yyyy (mm/dd/yyyy when not ``day_first``), or yyyy-mm-dd; days and months of one or two
+    digits. Matched by pattern rather than strptime, which cost a tenth of the normaliser's time."""
+    try:
+        if match := _ISO_DAY.match(text):
+            return date(int(match[1]), int(match[2]), int(match[3]))
+        if match := (_DAY_FIRST if day_first else _MONTH_FIRST).match(text):
+            first, second, year = int(match[1]), int(match[3]), int(match[4])
+            return date(year, second, first) if day_first else date(year, first, second)
+    except ValueError:
+        pass  # no such day, e.g. 31/02/2025
     raise reject(field, "not-a-date", "expected a date such as 01/03/2025", text)
 
 
 def goods_from_text(feed: str, text: str, total_pence: int) -> list[GoodsLine]:
     """'4x razors; 2 bottles of vodka' -> goods lines; the total value is shared out by quantity."""
-    pieces = [piece for piece in re.split(r"[;\n]|,(?!\d{3})", text) if piece.strip()]
+    pieces = [piece for piece in _GOODS_SEPARATORS.split(text) if piece.strip()]
     parsed = []
     for piece in pieces:
         match = _ITEM.match(piece)
@@ -95,19 +106,20 @@ def description_from_text(text: str) -> OffenderDescription | None:
         return None
     gender = build = complexion = eyes = ethnicity = None
     features = []
-    for part in (p.strip() for p in re.split(r"[,;/]", text) if p.strip()):
-        words = part.lower().split()
+    for part in (p.strip() for p in _DESCRIPTION_SEPARATORS.split(text) if p.strip()):
+        lowered = part.lower()
+        words = lowered.split()
         known = False
         for word in words:
             if word in _GENDERS and gender is None:
                 gender, known = _GENDERS[word], True
             elif word in _BUILDS and build is None:
                 build, known = _BUILDS[word], True
-            elif word in _COMPLEXIONS and complexion is None and "eye" not in part.lower():
+            elif word in _COMPLEXIONS and complexion is None and "eye" not in lowered:
                 complexion, known = word, True
             elif word.upper() in {"IC1", "IC2", "IC3", "IC4", "IC5", "IC6", "IC9"}:
                 ethnicity, known = word.upper(), True
-        eye_match = re.search(r"(\w+)\s+eyes?", part.lower())
+        eye_match = _EYE_COLOUR.search(lowered)
         if eye_match and eye_match.group(1) in _EYES:
             eyes, known = eye_match.group(1), True
         if not known:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crimelink.errors import RecordRejected
 from crimelink.feeds import adapters
+from crimelink.feeds._text import local_datetime
 from crimelink.feeds.bcp_csv import COLUMNS, to_message
 from crimelink.gate import apply_gate
 from crimelink.normalise import Normaliser, RawRecord
@@ -239,3 +241,19 @@ def test_corrupted_real_records_end_in_exactly_one_outcome(normaliser: Normalise
     assert isinstance(outcome, Incident | DeadLetter)
     if isinstance(outcome, DeadLetter):
         assert all(reason.problem != "internal-error" for reason in outcome.reasons), (raw, outcome.reasons)
+
+
+@pytest.mark.parametrize(("day", "day_first", "expected"), [
+    ("01/03/2025", True, date(2025, 3, 1)), ("1/3/2025", True, date(2025, 3, 1)), ("01-03-2025", True, date(2025, 3, 1)),
+    ("2025-03-01", True, date(2025, 3, 1)), ("2025-3-1", False, date(2025, 3, 1)), ("03/01/2025", False, date(2025, 3, 1)),
+    ("29/02/2024", True, date(2024, 2, 29)),
+    ("31/02/2025", True, None), ("29/02/2025", True, None), ("13/13/2025", True, None), ("01/03-2025", True, None),
+    ("03-01-2025", False, None), ("01/03/25", True, None), ("2025/03/01", True, None), ("", True, None),
+])
+def test_dates_as_retailers_write_them(day: str, day_first: bool, expected: date | None) -> None:
+    if expected is None:
+        with pytest.raises(RecordRejected) as rejected:
+            local_datetime(day, "10:00", "occurred", day_first=day_first)
+        assert rejected.value.reasons[0].problem == "not-a-date"
+    else:
+        assert local_datetime(day, "10:00", "occurred", day_first=day_first).date() == expected
