@@ -9,7 +9,9 @@ topics on a local broker, then measures on those same messages:
 2. a bare Faust agent with ``take(1000)`` (consume only), twice: Faust as shipped, and with the fetch wait
    crimelink's worker uses (``streams.transport``) -- the fair ceiling, and the one the ratio is taken to;
 3. crimelink's worker: normalise -> crime-number gate -> correlation -> ClickHouse, from the first
-   record consumed to the last row visible in ClickHouse, with the worker's CPU time and peak memory.
+   record consumed to the last row visible in ClickHouse, with the worker's CPU time and peak memory;
+4. crimelink's own work on the same records with no Kafka at all (bench/domain_work.py): the rate
+   one Python thread could reach if every transport cost were zero.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import uuid
 from pathlib import Path
 
 from bench._local import REPO, local_broker, start_worker
+from bench.domain_work import domain_seconds
 from crimelink.kafka_io import Publisher, declare_topics
 from crimelink.query_client import run_query
 from crimelink.settings import Settings
@@ -90,10 +93,10 @@ def main() -> None:
         settings = Settings(home=workdir, kafka_bootstrap=bootstrap, topic_prefix=f"b{token}.", topic_partitions=1)
         names = TopicNames(settings)
         declare_topics(bootstrap, names.all(), 1, names.partitions)
-        simulator = Simulator(StoreRegistry.load(), seed=3, fault_rate=0.04)
+        records = list(Simulator(StoreRegistry.load(), seed=3, fault_rate=0.04).records(args.count))
         started = time.perf_counter()
         with Publisher(bootstrap) as publisher:
-            for record in simulator.records(args.count):
+            for record in records:
                 publisher.send(names.raw[record.feed_format], record.value, key=record.key)
         produce_seconds = time.perf_counter() - started
         raw_topics = list(names.raw.values())
@@ -127,6 +130,7 @@ def main() -> None:
         if spy is not None:
             spy.wait(30)
         crimelink_seconds = done - (first or done)
+        domain = domain_seconds(records)
         results = {
             "count": args.count,
             "produce_per_s": round(args.count / produce_seconds),
@@ -136,6 +140,8 @@ def main() -> None:
             "crimelink_end_to_end_per_s": round(args.count / max(crimelink_seconds, 1e-9)),
             "crimelink_worker_cpu_seconds": round(cpu, 1),
             "crimelink_worker_peak_rss_mib": round(peak_kib / 1024),
+            "domain_work_only_per_s": round(args.count / domain),
+            "domain_work_us_per_incident": round(domain / args.count * 1e6),
         }
         results["ratio_to_bare_faust"] = round(results["crimelink_end_to_end_per_s"] / results["bare_faust_per_s"], 3)
         results["ratio_to_bare_faust_as_shipped"] = round(

@@ -111,6 +111,10 @@ def test_a_restart_while_incidents_are_pending_loses_and_doubles_nothing(start_w
     assert {key: arrived_in[key] for key in held_in} == held_in
     # kafka-python's murmur2, as the Java client's default partitioner uses it:
     assert {key: (murmur2(key.encode()) & 0x7FFFFFFF) % 2 for key in held_in} == held_in
+    # Topics of record are keyed by incident and partitioned as any Kafka producer would, so readers keep order.
+    checked = _read_all(worker, worker.topics.checked)
+    assert len(checked) == 30
+    assert all(key is not None and partition == (murmur2(key) & 0x7FFFFFFF) % 2 for key, _, partition in checked)
 
     worker.restart()
     _send_updates(worker, *({"retailer": "northway", "incident_id": f"H-{n:02d}", "crime_reference": "SX/55556666/25"}
