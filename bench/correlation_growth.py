@@ -97,6 +97,7 @@ def main() -> None:
     growth = rows[-1]["us_per_incident"] / rows[0]["us_per_incident"]
     print(f"cost growth {rows[0]['held']} -> {rows[-1]['held']} held: {growth:.2f}x (target <= 1.5x)")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "growth": round(growth, 3)}, indent=2))
 
 

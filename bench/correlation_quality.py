@@ -15,6 +15,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from crimelink.correlation import Correlator, CorrelatorConfig
@@ -119,6 +120,7 @@ def main() -> None:
     for item in results["false_alert_detail"]:
         print("false alert:", item)
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2, default=str)
 
