@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from crimelink.errors import CrimelinkError
 from crimelink.feeds.bcp_csv import to_message
 from crimelink.gate import apply_gate
-from crimelink.kafka_io import Publisher, read_topic
+from crimelink.kafka_io import Publisher, declare_topics, read_topic
 from crimelink.normalise import Normaliser, RawRecord
 from crimelink.simulate import SimulatedRecord, Simulator
 from crimelink.stores import StoreRegistry
@@ -134,3 +135,13 @@ def test_the_query_api_rejects_writes_with_a_clear_message(start_worker) -> None
         worker.query("SELECT 1; DROP TABLE incidents")
     assert worker.query("SELECT {n:UInt8} + 1 AS x", n=41).rows == [(42,)]
     assert worker.scalar("SELECT count() FROM incidents") == 0
+
+
+def test_a_worker_refuses_topics_whose_partition_count_would_break_co_partitioning(kafka_bootstrap: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    worker = RunningWorker(kafka_bootstrap, tmp_path / "mismatch")
+    declare_topics(kafka_bootstrap, [worker.topics.normalised], 1)  # made by hand with 1; the worker expects 2
+    try:
+        with pytest.raises(CrimelinkError, match=r"incidents\.normalised has 1, needs 2.*CRIMELINK_TOPIC_PARTITIONS"):
+            worker.start()
+    finally:
+        worker.stop()
