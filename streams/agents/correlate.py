@@ -12,7 +12,7 @@ from crimelink.settings import get_settings
 from schemas.correlation import CorrelateCases, SweepWindow, correlation_commands
 from streams import topics
 from streams.app import app
-from streams.output import Output, deliver
+from streams.output import Output, send
 
 __all__ = ["correlate", "sweep_window"]
 
@@ -54,7 +54,7 @@ async def correlate(stream):  # type: ignore[no-untyped-def]
                     log.exception("correlation skipped case %s at offset %s", case.key, event.message.offset)
         else:
             _emit(correlator.sweep(), output)
-        await deliver(output)
+        send(output)
 
 
 def _emit(outcome: CorrelationOutcome, output: Output) -> None:

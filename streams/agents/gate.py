@@ -21,7 +21,7 @@ from schemas.outcomes import CrimeNumberUpdate
 from streams import topics
 from streams.app import app
 from streams.envelopes import pack
-from streams.output import Output, deliver
+from streams.output import Output, send
 
 __all__ = ["crime_number_gate", "expire_overdue", "held"]
 
@@ -47,7 +47,7 @@ async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
             cases.extend(_emit(outcome, output))
         for envelope in pack(cases, _CASES_HEAD):
             output.add(topics.names.correlation_in, None, envelope, 0)
-        await deliver(output)
+        send(output)
 
 
 def _outcomes(topic: str, value: bytes, now: datetime, where: str) -> Iterator[GateOutcome]:

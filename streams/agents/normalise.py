@@ -13,7 +13,7 @@ from schemas.outcomes import DeadLetter
 from streams import topics
 from streams.app import app
 from streams.envelopes import pack, partition_for
-from streams.output import Output, deliver
+from streams.output import Output, send
 
 __all__ = ["normalise_feeds"]
 
@@ -45,4 +45,4 @@ async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
         for partition, incidents in by_partition.items():
             for envelope in pack(incidents, _ENVELOPE_HEAD):
                 output.add(topics.names.normalised, None, envelope, partition)
-        await deliver(output)
+        send(output)
