@@ -26,7 +26,7 @@ from schemas.correlation import Case, CorrelateCases, correlation_commands
 from schemas.incident import IncidentBatch
 from schemas.outcomes import DeadLetter
 from sinks.clickhouse import feedback_row, incident_row
-from streams.envelopes import pack
+from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, pack
 
 __all__ = ["domain_seconds"]
 
@@ -47,7 +47,7 @@ def domain_seconds(records: Sequence[SimulatedRecord], batch_size: int = 500) ->
                 result.model_dump_json()
             else:
                 incidents.append(result.model_dump_json().encode())
-        for envelope in pack(incidents, b'{"incidents":['):
+        for envelope in pack(incidents, INCIDENTS_HEAD):
             checked, feedback, cases = [], [], []
             for incident in IncidentBatch.model_validate_json(envelope).incidents:
                 outcome = gate.on_incident(incident, now)
@@ -55,7 +55,7 @@ def domain_seconds(records: Sequence[SimulatedRecord], batch_size: int = 500) ->
                     checked.append(item.model_dump_json())
                     cases.append(Case.from_incident(item).model_dump_json().encode())
                 feedback.extend(entry.model_dump_json() for entry in outcome.feedback)
-            for case_envelope in pack(cases, b'{"command":"cases","cases":['):
+            for case_envelope in pack(cases, CASES_HEAD):
                 command = correlation_commands.validate_json(case_envelope)
                 assert isinstance(command, CorrelateCases)
                 for case in command.cases:

@@ -16,10 +16,12 @@ from collections.abc import Iterable, Iterator
 
 from aiokafka.partitioner import murmur2
 
-__all__ = ["MAX_ENVELOPE_BYTES", "partition_for", "pack"]
+__all__ = ["MAX_ENVELOPE_BYTES", "INCIDENTS_HEAD", "CASES_HEAD", "partition_for", "pack"]
 
 MAX_ENVELOPE_BYTES = 512 * 1024
 """Half the broker's default ``message.max.bytes`` (1 MiB): a batch larger than this goes as several envelopes."""
+INCIDENTS_HEAD = b'{"incidents":['  # schemas.incident.IncidentBatch
+CASES_HEAD = b'{"command":"cases","cases":['  # schemas.correlation.CorrelateCases
 
 
 def partition_for(key: bytes, partitions: int) -> int:

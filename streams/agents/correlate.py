@@ -12,7 +12,6 @@ from crimelink.settings import get_settings
 from schemas.correlation import CorrelateCases, SweepWindow, correlation_commands
 from streams import topics
 from streams.app import app
-from streams.output import Output, send
 
 __all__ = ["correlate", "sweep_window"]
 
@@ -39,8 +38,8 @@ correlator = Correlator(state, CorrelatorConfig(
 
 @app.agent(topics.correlation_in)
 async def correlate(stream):  # type: ignore[no-untyped-def]
+    """Buffered sends: Faust flushes them before it commits the offsets of the events that caused them."""
     async for event in stream.events():
-        output = Output()
         try:
             command = correlation_commands.validate_json(event.value)
         except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
@@ -49,22 +48,20 @@ async def correlate(stream):  # type: ignore[no-untyped-def]
         if isinstance(command, CorrelateCases):
             for case in command.cases:
                 try:
-                    _emit(correlator.on_incident(case), output)
+                    _emit(correlator.on_incident(case))
                 except Exception:  # noqa: BLE001
                     log.exception("correlation skipped case %s at offset %s", case.key, event.message.offset)
         else:
-            _emit(correlator.sweep(), output)
-        send(output)
+            _emit(correlator.sweep())
 
 
-def _emit(outcome: CorrelationOutcome, output: Output) -> None:
-    names = topics.names
+def _emit(outcome: CorrelationOutcome) -> None:
     for link in outcome.links:
-        output.add(names.links, link.id.encode(), link.model_dump_json().encode())
+        topics.links.send_soon(key=link.id.encode(), value=link.model_dump_json().encode())
     for series in outcome.series:
-        output.add(names.series, series.series_id.encode(), series.model_dump_json().encode())
+        topics.series.send_soon(key=series.series_id.encode(), value=series.model_dump_json().encode())
     for alert in outcome.alerts:
-        output.add(names.alerts, alert.alert_id.encode(), alert.model_dump_json().encode())
+        topics.alerts.send_soon(key=alert.alert_id.encode(), value=alert.model_dump_json().encode())
 
 
 @app.timer(interval=_settings.correlation_sweep_seconds)

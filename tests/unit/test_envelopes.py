@@ -7,7 +7,7 @@ import json
 from kafka.partitioner.default import murmur2 as java_client_murmur2
 
 from schemas.correlation import CorrelateCases, correlation_commands
-from streams.envelopes import pack, partition_for
+from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, pack, partition_for
 from tests.unit.test_correlation import case
 
 
@@ -22,7 +22,7 @@ def test_partition_is_the_one_kafkas_default_partitioner_picks() -> None:
 
 def test_pack_keeps_every_item_in_order_within_the_size_limit() -> None:
     items = [json.dumps({"n": number, "pad": "x" * (number % 37)}).encode() for number in range(500)]
-    envelopes = list(pack(items, b'{"incidents":[', max_bytes=2000))
+    envelopes = list(pack(items, INCIDENTS_HEAD, max_bytes=2000))
     assert len(envelopes) > 1 and all(len(envelope) <= 2000 for envelope in envelopes)
     unpacked = [item["n"] for envelope in envelopes for item in json.loads(envelope)["incidents"]]
     assert unpacked == list(range(500))
@@ -30,15 +30,15 @@ def test_pack_keeps_every_item_in_order_within_the_size_limit() -> None:
 
 def test_an_item_larger_than_the_limit_still_goes_alone() -> None:
     big, small = json.dumps({"n": "x" * 300}).encode(), b'{"n":1}'
-    envelopes = list(pack([small, big, small], b'{"incidents":[', max_bytes=100))
+    envelopes = list(pack([small, big, small], INCIDENTS_HEAD, max_bytes=100))
     assert [len(json.loads(envelope)["incidents"]) for envelope in envelopes] == [1, 1, 1]
-    assert list(pack([], b'{"incidents":[')) == []
+    assert list(pack([], INCIDENTS_HEAD)) == []
 
 
 def test_a_packed_case_envelope_is_a_valid_correlation_command() -> None:
 
 
     cases = [case(f"k{number}", "sussex", number).model_dump_json().encode() for number in range(3)]
-    (envelope,) = pack(cases, b'{"command":"cases","cases":[')
+    (envelope,) = pack(cases, CASES_HEAD)
     command = correlation_commands.validate_json(envelope)
     assert isinstance(command, CorrelateCases) and [c.key for c in command.cases] == ["k0", "k1", "k2"]
