@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from crimelink import crime_numbers
 from crimelink.crime_numbers import RuleTable
+from crimelink.stored import load_stored
 from schemas.incident import CrimeNumberStatus, Eligibility, Incident, UtcDatetime
 from schemas.outcomes import CrimeNumberUpdate, DeadLetter, Feedback, FeedbackStatus
 
@@ -60,10 +61,10 @@ class CrimeNumberGate:
         self._rules = rules
 
     def state(self, key: str) -> HeldState | None:
-        return _load(self._held.get(key))
+        return load_stored(HeldState, self._held.get(key))
 
     def _keep(self, key: str, state: HeldState) -> None:
-        self._held[key] = state.model_dump_json()  # one string: cheaper to write and to changelog than a nested dict
+        self._held[key] = state.model_dump_json()  # one string (crimelink.stored)
 
     def _forget(self, key: str) -> None:
         if key in self._held:
@@ -108,7 +109,7 @@ class CrimeNumberGate:
 
     def due(self, now: datetime) -> list[str]:
         """Keys whose deadline has passed (held incidents to expire, expired markers to forget)."""
-        return [key for key, raw in list(self._held.items()) if (state := _load(raw)) and state.deadline <= now]
+        return [key for key, raw in list(self._held.items()) if load_stored(HeldState, raw).deadline <= now]
 
     def _settle(self, key: str, checked: Incident, state: HeldState | None, now: datetime) -> GateOutcome:
         if checked.eligibility in _AWAITING:
@@ -127,13 +128,6 @@ class CrimeNumberGate:
             "eligibility_reason": f"no valid crime number by {expired_at:%Y-%m-%d %H:%M} UTC; intelligence only, "
                                   "never referable",
         })
-
-
-def _load(raw: str | dict[str, Any] | None) -> HeldState | None:
-    """Held state as stored: a JSON string, or a dict as written by earlier versions (still in changelogs)."""
-    if raw is None:
-        return None
-    return HeldState.model_validate_json(raw) if isinstance(raw, str) else HeldState.model_validate(raw)
 
 
 def _feedback(incident: Incident, now: datetime) -> Feedback:

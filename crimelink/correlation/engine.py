@@ -18,6 +18,7 @@ from typing import Any
 
 from crimelink.correlation.evidence import build_package, render_markdown
 from crimelink.correlation.scoring import STRONG, WEAK, blocking_keys, prepare, score_link
+from crimelink.stored import load_stored
 from schemas.correlation import Alert, Case, Link, Series
 
 __all__ = ["CorrelatorConfig", "CorrelationOutcome", "Correlator", "CorrelatorState"]
@@ -84,7 +85,7 @@ class Correlator:
         raw = self.state.cases.get(key)
         if raw is None:
             return None
-        parsed = self._cache[key] = _load(raw)
+        parsed = self._cache[key] = load_stored(Case, raw)
         return parsed
 
     def series(self, series_id: str) -> dict[str, Any] | None:
@@ -106,7 +107,7 @@ class Correlator:
         keeps it in memory instead of writing every posting-list change to a changelog). Returns the cases indexed."""
         self.state.postings.clear()
         self._feature_counts.clear()
-        cases = sorted((_load(raw) for raw in list(self.state.cases.values())), key=lambda case: case.start)
+        cases = sorted((load_stored(Case, raw) for raw in list(self.state.cases.values())), key=lambda case: case.start)
         for case in cases:
             self._cache[case.key] = case
             self._index(case)
@@ -122,7 +123,7 @@ class Correlator:
         self._index(case)
 
     def _store(self, case: Case) -> None:
-        self.state.cases[case.key] = case.model_dump_json()  # one string: a third of the memory of a dict
+        self.state.cases[case.key] = case.model_dump_json()  # one string (crimelink.stored): a third of a dict's memory
         self._cache[case.key] = case
         if self._latest is None or case.start > self._latest:
             self._latest = case.start
@@ -363,11 +364,6 @@ class Correlator:
             if refreshed is not None:
                 outcome.series.append(refreshed)
         return outcome
-
-
-def _load(raw: str | dict[str, Any]) -> Case:
-    """Cases are held as JSON text; state written before that held dicts."""
-    return Case.model_validate_json(raw) if isinstance(raw, str) else Case.model_validate(raw)
 
 
 def _lead_force(cases: list[Case]) -> tuple[str, str]:
