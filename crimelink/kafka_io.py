@@ -27,11 +27,24 @@ def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
             time.sleep(0.5)
 
 
+@contextlib.contextmanager
+def _admin(bootstrap: str, doing: str) -> Iterator[KafkaAdminClient]:
+    """An admin client for one job; a Kafka error says what was being done, and where."""
+    admin = None
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crimelink-admin")
+        yield admin
+    except KafkaError as error:
+        raise BrokerError(f"{doing} on {bootstrap} failed: {error}") from error
+    finally:
+        if admin is not None:
+            admin.close()
+
+
 def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int,
                    partitions_of: Callable[[str, int], int] | None = None) -> list[str]:
     """Create the topics that do not exist yet; returns the ones created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crimelink-admin")
-    try:
+    with _admin(bootstrap, "declaring topics") as admin:
         existing = set(admin.list_topics())
         wanted = [name for name in topics if name not in existing]
         if wanted:
@@ -40,22 +53,13 @@ def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int,
                     NewTopic(name, partitions_of(name, partitions) if partitions_of else partitions, 1) for name in wanted
                 ])
         return wanted
-    except KafkaError as error:
-        raise BrokerError(f"declaring topics on {bootstrap} failed: {error}") from error
-    finally:
-        admin.close()
 
 
 def check_partitions(bootstrap: str, expected: Mapping[str, int]) -> None:
     """Raise when a topic's partition count differs from what co-partitioning assumes (a topic created
     by hand, or CRIMELINK_TOPIC_PARTITIONS changed after the topics were made)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crimelink-admin")
-    try:
+    with _admin(bootstrap, "describing topics") as admin:
         found = {entry["name"]: len(entry["partitions"]) for entry in admin.describe_topics(list(expected))}
-    except KafkaError as error:
-        raise BrokerError(f"describing topics on {bootstrap} failed: {error}") from error
-    finally:
-        admin.close()
     wrong = {topic: count for topic, count in found.items() if count != expected[topic]}
     if wrong:
         listed = ", ".join(f"{topic} has {count}, needs {expected[topic]}" for topic, count in sorted(wrong.items()))
