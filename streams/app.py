@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import faust
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from crimelink.settings import get_settings
+from streams.flow_control import KeepQueuedFlowControl
 from streams.transport import SCHEME
 
 __all__ = ["app"]
 
 _settings = get_settings()
 
-app = faust.App(
+
+class _App(faust.App):
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        """Faust's, except that resuming running flow keeps what is queued (streams/flow_control.py)."""
+        return KeepQueuedFlowControl(loop=self.loop)
+
+
+app = _App(
     _settings.app_id,
     broker=f"{SCHEME}://{_settings.effective_kafka_bootstrap}",
     store="memory://",
