@@ -12,6 +12,7 @@ from crimelink.settings import get_settings
 from schemas.correlation import CorrelateCases, SweepWindow, correlation_commands
 from streams import topics
 from streams.app import app
+from streams.output import Output, deliver
 
 __all__ = ["correlate", "sweep_window"]
 
@@ -38,8 +39,9 @@ correlator = Correlator(state, CorrelatorConfig(
 
 @app.agent(topics.correlation_in)
 async def correlate(stream):  # type: ignore[no-untyped-def]
-    """Buffered sends: Faust flushes them before it commits the offsets of the events that caused them."""
+    """Each command's output is delivered before the next is taken, so offsets never run ahead of it."""
     async for event in stream.events():
+        output = Output()
         try:
             command = correlation_commands.validate_json(event.value)
         except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
@@ -48,20 +50,22 @@ async def correlate(stream):  # type: ignore[no-untyped-def]
         if isinstance(command, CorrelateCases):
             for case in command.cases:
                 try:
-                    _emit(correlator.on_incident(case))
+                    _emit(correlator.on_incident(case), output)
                 except Exception:  # noqa: BLE001
                     log.exception("correlation skipped case %s at offset %s", case.key, event.message.offset)
         else:
-            _emit(correlator.sweep())
+            _emit(correlator.sweep(), output)
+        await deliver(output)
 
 
-def _emit(outcome: CorrelationOutcome) -> None:
+def _emit(outcome: CorrelationOutcome, output: Output) -> None:
+    names = topics.names
     for link in outcome.links:
-        topics.links.send_soon(key=link.id.encode(), value=link.model_dump_json().encode())
+        output.add(names.links, link.id.encode(), link.model_dump_json().encode())
     for series in outcome.series:
-        topics.series.send_soon(key=series.series_id.encode(), value=series.model_dump_json().encode())
+        output.add(names.series, series.series_id.encode(), series.model_dump_json().encode())
     for alert in outcome.alerts:
-        topics.alerts.send_soon(key=alert.alert_id.encode(), value=alert.model_dump_json().encode())
+        output.add(names.alerts, alert.alert_id.encode(), alert.model_dump_json().encode())
 
 
 @app.timer(interval=_settings.correlation_sweep_seconds)

@@ -21,6 +21,7 @@ from schemas.outcomes import CrimeNumberUpdate
 from streams import topics
 from streams.app import app
 from streams.envelopes import CASES_HEAD, pack
+from streams.output import Output, deliver
 
 __all__ = ["crime_number_gate", "expire_overdue", "held"]
 
@@ -37,15 +38,16 @@ gate = CrimeNumberGate(
 
 @app.agent(topics.gate_input)
 async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
-    """Buffered sends: Faust flushes them before it commits the offsets of the events that caused them."""
+    """Each envelope or command's output is delivered before the next is taken, so offsets never run ahead of it."""
     async for event in stream.events():
         message = event.message
-        cases: list[bytes] = []
+        output, cases = Output(), []
         for outcome in _outcomes(message.topic, event.value, datetime.now(UTC), f"{message.topic}:{message.partition}"
                                  f"@{message.offset}"):
-            cases.extend(_emit(outcome))
+            cases.extend(_emit(outcome, output))
         for envelope in pack(cases, CASES_HEAD):
-            topics.correlation_in.send_soon(key=None, value=envelope, partition=0)
+            output.add(topics.names.correlation_in, None, envelope, 0)
+        await deliver(output)
 
 
 def _outcomes(topic: str, value: bytes, now: datetime, where: str) -> Iterator[GateOutcome]:
@@ -70,14 +72,14 @@ def _outcomes(topic: str, value: bytes, now: datetime, where: str) -> Iterator[G
             log.exception("crime-number gate skipped incident %s of %s", incident.key, where)
 
 
-def _emit(outcome: GateOutcome) -> list[bytes]:
-    """Sends the checked incidents and feedback; returns the cases for correlation."""
+def _emit(outcome: GateOutcome, output: Output) -> list[bytes]:
+    """Adds the checked incidents and feedback to ``output``; returns the cases for correlation."""
     cases = []
     for incident in outcome.checked:
-        topics.checked.send_soon(key=incident.key.encode(), value=incident.model_dump_json().encode())
+        output.add(topics.names.checked, incident.key.encode(), incident.model_dump_json().encode())
         cases.append(Case.from_incident(incident).model_dump_json().encode())
     for entry in outcome.feedback:
-        topics.feedback.send_soon(key=entry.key.encode(), value=entry.model_dump_json().encode())
+        output.add(topics.names.feedback, entry.key.encode(), entry.model_dump_json().encode())
     return cases
 
 

@@ -13,6 +13,7 @@ from schemas.outcomes import DeadLetter
 from streams import topics
 from streams.app import app
 from streams.envelopes import INCIDENTS_HEAD, pack, partition_for
+from streams.output import Output, deliver
 
 __all__ = ["normalise_feeds"]
 
@@ -22,9 +23,10 @@ _normaliser = Normaliser(StoreRegistry.load(_settings.stores_file))
 
 @app.agent(topics.raw)
 async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
-    """Buffered sends: Faust flushes them before it commits the offsets of the records that caused them."""
+    """Each batch's output is delivered before the next is taken, so offsets never run ahead of it."""
     async for events in stream.take_events(_settings.batch_size, within=_settings.batch_seconds):
         received_at = datetime.now(UTC)
+        output = Output()
         by_partition: defaultdict[int, list[bytes]] = defaultdict(list)
         for event in events:
             message = event.message
@@ -33,13 +35,14 @@ async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
                 feed, event.value or b"", message.topic, message.partition, message.offset, received_at,
             ))
             if isinstance(result, DeadLetter):
-                topics.dead_letters.send_soon(key=result.key.encode(), value=result.model_dump_json().encode())
+                output.add(topics.names.dead_letters, result.key.encode(), result.model_dump_json().encode())
                 feedback = feedback_for_dead_letter(result)
                 if feedback is not None:
-                    topics.feedback.send_soon(key=feedback.key.encode(), value=feedback.model_dump_json().encode())
+                    output.add(topics.names.feedback, feedback.key.encode(), feedback.model_dump_json().encode())
             else:
                 partition = partition_for(result.key.encode(), _settings.topic_partitions)
                 by_partition[partition].append(result.model_dump_json().encode())
         for partition, incidents in by_partition.items():
             for envelope in pack(incidents, INCIDENTS_HEAD):
-                topics.normalised.send_soon(key=None, value=envelope, partition=partition)
+                output.add(topics.names.normalised, None, envelope, partition)
+        await deliver(output)
