@@ -220,8 +220,9 @@ class Correlator:
             score, evidence = score_link(other, case, common.__contains__, min_score=WEAK)
             if score >= WEAK:
                 first, second = (other, case) if other.start <= case.start else (case, other)
-                links.append(Link(a=first.key, b=second.key, score=score, strong=score >= STRONG,
-                                  evidence=evidence, at=case.start))
+                # Built from validated cases by this code: construct, not validate (links grow with how full the window is).
+                links.append(Link.model_construct(a=first.key, b=second.key, score=score, strong=score >= STRONG,
+                                                  evidence=evidence, at=case.start))
         return links
 
     def _join(self, case: Case, links: list[Link]) -> str | None:

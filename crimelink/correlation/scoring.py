@@ -173,10 +173,12 @@ def score_link(a: Case, b: Case, is_common_feature: Callable[[str], bool],
     distance = _distance_km(a, b)
     hours = abs((b.start - a.start).total_seconds()) / 3600
     if distance is not None and distance > 5 and distance / max(hours, 1 / 60) > MAX_SPEED_KMH:
-        return 0.0, [LinkEvidence(feature="travel", weight=-1.0,
-                                  detail=f"{distance:.0f} km in {hours * 60:.0f} min is not possible by road")]
-    evidence = [LinkEvidence(feature=feature, weight=weight, detail=detail()) for feature, weight, detail in parts]
+        return 0.0, [LinkEvidence.model_construct(feature="travel", weight=-1.0,
+                                                  detail=f"{distance:.0f} km in {hours * 60:.0f} min is not possible by road")]
+    # Evidence is built here from known values: constructed, not validated (this runs for every link).
+    evidence = [LinkEvidence.model_construct(feature=feature, weight=weight, detail=detail())
+                for feature, weight, detail in parts]
     if counts_differ:
-        evidence.append(LinkEvidence(feature="offender-count", weight=-0.3,
-                                     detail=f"offender counts differ ({a.offender_count} vs {b.offender_count})"))
+        evidence.append(LinkEvidence.model_construct(feature="offender-count", weight=-0.3,
+                                                     detail=f"offender counts differ ({a.offender_count} vs {b.offender_count})"))
     return round(score, 4), evidence
