@@ -1,11 +1,12 @@
-"""Correlation cost per incident as the window fills: 10k, 100k (and, with --max 1000000, 1M) incidents held.
+"""Correlation cost per incident as the window fills: 10k, 100k (and, with --sizes ...,1000000, 1M) incidents held.
 
-    .venv/bin/python -m bench.correlation_growth [--sizes 10000,100000] [--probe 2000] [--json out.json]
+    .venv/bin/python -m bench.correlation_growth [--sizes 10000,100000] [--probe 2000] [--rounds 5] [--json out.json]
 
 For each size, the correlator's state is filled with that many background incidents (indexed
 directly, without linking them, which would take far longer than the measurement), then the
-cost of linking the next ``probe`` incidents is timed, and memory per incident held is taken
-from tracemalloc. The target: cost per incident within 1.5x from 10k to 1M held.
+cost of linking the next ``probe`` incidents is timed in ``rounds`` slices (the median slice is
+the figure: on a shared machine one slice can take half as long again), and memory per incident
+held is taken from tracemalloc. The target: cost per incident within 1.5x from 10k to 1M held.
 
 The background is built from 5,000 simulated incidents; beyond that, each held incident takes its
 store and time from one, its descriptions from another and its tactics and goods from a third, and
@@ -19,10 +20,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import statistics
 import time
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from crimelink.correlation import Correlator
 from crimelink.correlation.engine import CorrelatorState
@@ -62,7 +65,7 @@ def _background(template: list[Case], index: int) -> Case:
     return mixed
 
 
-def measure(size: int, probe: int, template: list[Case]) -> dict[str, float]:
+def measure(size: int, probe: int, template: list[Case], rounds: int = 5) -> dict[str, Any]:
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -74,26 +77,33 @@ def measure(size: int, probe: int, template: list[Case]) -> dict[str, float]:
     held_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     probes = _cases(probe, seed=99)
-    started = time.perf_counter()
-    for case in probes:
-        correlator.on_incident(case)
-    elapsed = time.perf_counter() - started
-    return {"held": size, "us_per_incident": round(elapsed / probe * 1e6, 1),
-            "bytes_per_incident_held": round(held_bytes / size)}
+    per_round = []
+    for first in range(0, probe, -(-probe // rounds)):
+        chunk = probes[first:first + -(-probe // rounds)]
+        started = time.perf_counter()
+        for case in chunk:
+            correlator.on_incident(case)
+        per_round.append((time.perf_counter() - started) / len(chunk) * 1e6)
+    return {"held": size, "us_per_incident": round(statistics.median(per_round), 1),
+            "us_per_round": [round(value, 1) for value in per_round], "bytes_per_incident_held": round(held_bytes / size)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--probe", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="time the probe in this many slices and report the median (one pause or noisy neighbour "
+                             "then moves one slice, not the figure)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     tune_garbage_collector(get_settings().gc_young_threshold)
     template = _cases(5000, seed=1)
-    rows = [measure(int(size), args.probe, template) for size in args.sizes.split(",")]
-    print(f"{'held':>10} {'us/incident':>12} {'bytes/incident held':>20}")
+    rows = [measure(int(size), args.probe, template, args.rounds) for size in args.sizes.split(",")]
+    print(f"{'held':>10} {'us/incident':>12} {'rounds min-max':>16} {'bytes/incident held':>20}")
     for row in rows:
-        print(f"{row['held']:>10} {row['us_per_incident']:>12} {row['bytes_per_incident_held']:>20}")
+        spread = f"{min(row['us_per_round'])}-{max(row['us_per_round'])}"
+        print(f"{row['held']:>10} {row['us_per_incident']:>12} {spread:>16} {row['bytes_per_incident_held']:>20}")
     growth = rows[-1]["us_per_incident"] / rows[0]["us_per_incident"]
     print(f"cost growth {rows[0]['held']} -> {rows[-1]['held']} held: {growth:.2f}x (target <= 1.5x)")
     if args.json:
