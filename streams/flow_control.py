@@ -7,7 +7,7 @@ that last call were in an agent's queue and marked as read; the clear dropped th
 after the seek skipped the ones already marked, and the consumer committed past the first one (it
 lets the head of a partition be one offset short). Seen in tests: an incident sent just after a
 restart never stored (correlation restart test, about 1 run in 10 under load), and with other
-output timing the gate never seeing gate commands (1 run in 3). Clearing on the way out of a real
+output timing the gate never seeing gate commands (1 run in 3 to 6). Clearing on the way out of a real
 suspension (a rebalance) is kept: those records belong to the previous assignment and are read again
 from the committed offsets.
 """
