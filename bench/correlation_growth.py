@@ -78,8 +78,9 @@ def measure(size: int, probe: int, template: list[Case], rounds: int = 5) -> dic
     tracemalloc.stop()
     probes = _cases(probe, seed=99)
     per_round = []
-    for first in range(0, probe, -(-probe // rounds)):
-        chunk = probes[first:first + -(-probe // rounds)]
+    step = -(-probe // rounds)  # rounded up, so no probe is left out
+    for first in range(0, probe, step):
+        chunk = probes[first:first + step]
         started = time.perf_counter()
         for case in chunk:
             correlator.on_incident(case)
