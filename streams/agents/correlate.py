@@ -71,4 +71,6 @@ def _emit(outcome: CorrelationOutcome, output: Output) -> None:
 @app.timer(interval=_settings.correlation_sweep_seconds)
 async def sweep_window() -> None:
     """Ask the correlator (through its own topic, so the owning partition does it) to forget what left the window."""
-    await topics.correlation_in.send(key=b"sweep", value=SweepWindow().model_dump_json().encode())
+    output = Output()
+    output.add(topics.names.correlation_in, b"sweep", SweepWindow().model_dump_json().encode())
+    await deliver(output)

@@ -11,14 +11,17 @@ from crimelink.feeds.base import reasons_from_validation
 from schemas.outcomes import CrimeNumberUpdate, DeadLetter, Reason
 from streams import topics
 from streams.app import app
+from streams.output import Output, deliver
 
 __all__ = ["route_crime_number_updates"]
 
 
 @app.agent(topics.crime_number_updates)
 async def route_crime_number_updates(stream):  # type: ignore[no-untyped-def]
+    """Each update's command (or dead letter) is delivered before the next is taken, so offsets never run ahead of it."""
     async for event in stream.events():
         message = event.message
+        output = Output()
         try:
             update = CrimeNumberUpdate.model_validate_json(event.value or b"")
         except ValidationError as error:
@@ -26,7 +29,8 @@ async def route_crime_number_updates(stream):  # type: ignore[no-untyped-def]
             letter = DeadLetter.from_raw(event.value or b"", reasons, feed_format="crime_number_update",
                                          topic=message.topic, partition=message.partition, offset=message.offset,
                                          received_at=datetime.now(UTC))
-            await topics.dead_letters.send(key=letter.key.encode(), value=letter.model_dump_json().encode())
-            continue
-        command = {"command": "update", "update": update.model_dump(mode="json")}
-        await topics.gate_commands.send(key=update.key.encode(), value=json.dumps(command).encode())
+            output.add(topics.names.dead_letters, letter.key.encode(), letter.model_dump_json().encode())
+        else:
+            command = {"command": "update", "update": update.model_dump(mode="json")}
+            output.add(topics.names.gate_commands, update.key.encode(), json.dumps(command).encode())
+        await deliver(output)

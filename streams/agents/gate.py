@@ -87,5 +87,7 @@ def _emit(outcome: GateOutcome, output: Output) -> list[bytes]:
 async def expire_overdue() -> None:
     """Ask the gate to expire what is past its deadline; the command goes through the stream so the
     table is changed by the partition that owns the key."""
+    output = Output()
     for key in gate.due(datetime.now(UTC)):
-        await topics.gate_commands.send(key=key.encode(), value=json.dumps({"command": "expire", "key": key}).encode())
+        output.add(topics.names.gate_commands, key.encode(), json.dumps({"command": "expire", "key": key}).encode())
+    await deliver(output)
