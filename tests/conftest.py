@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer
 
 from crimelink.broker import LocalBroker, fetch_broker, free_port
 from crimelink.kafka_io import declare_topics
@@ -123,6 +124,16 @@ def start_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[...,
     yield start
     for worker in workers:
         worker.stop()
+
+
+def read_records(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, int]]:
+    """Every record of a topic as (key, value, partition), read from the start until none arrives for 3 s."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=3000)
+    try:
+        return [(message.key, message.value, message.partition) for message in consumer]
+    finally:
+        consumer.close()
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3, message: str = "") -> Any:

@@ -7,12 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from kafka import KafkaConsumer
 from kafka.partitioner.default import murmur2
 
 from crimelink.kafka_io import Publisher, read_topic
 from schemas.outcomes import Feedback, FeedbackStatus
-from tests.conftest import RunningWorker, grocer_record, wait_until
+from tests.conftest import RunningWorker, grocer_record, read_records, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,24 +29,15 @@ def _send_updates(worker: RunningWorker, *updates: dict[str, object] | bytes) ->
             publisher.send(worker.topics.crime_number_updates, value)
 
 
-def _read_all(worker: RunningWorker, topic: str) -> list[tuple[bytes | None, bytes, int]]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=worker.bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=None, consumer_timeout_ms=3000)
-    try:
-        return [(message.key, message.value, message.partition) for message in consumer]
-    finally:
-        consumer.close()
-
-
 def _changelog_partitions(worker: RunningWorker) -> dict[str, int]:
     topic = f"{worker.env['CRIMELINK_APP_ID']}-awaiting-crime-number-changelog"
-    return {key.decode().strip('"'): partition for key, _, partition in _read_all(worker, topic) if key}
+    return {key.decode().strip('"'): partition for key, _, partition in read_records(worker.bootstrap, topic) if key}
 
 
 def _envelope_partitions(worker: RunningWorker) -> dict[str, int]:
     """Incident key -> partition of the normaliser's envelope that carried it."""
     return {f"{incident['retailer']}:{incident['incident_id']}": partition
-            for _, value, partition in _read_all(worker, worker.topics.normalised)
+            for _, value, partition in read_records(worker.bootstrap, worker.topics.normalised)
             for incident in json.loads(value)["incidents"]}
 
 
@@ -112,7 +102,7 @@ def test_a_restart_while_incidents_are_pending_loses_and_doubles_nothing(start_w
     # kafka-python's murmur2, as the Java client's default partitioner uses it:
     assert {key: (murmur2(key.encode()) & 0x7FFFFFFF) % 2 for key in held_in} == held_in
     # Topics of record are keyed by incident and partitioned as any Kafka producer would, so readers keep order.
-    checked = _read_all(worker, worker.topics.checked)
+    checked = read_records(worker.bootstrap, worker.topics.checked)
     assert len(checked) == 30
     assert all(key is not None and partition == (murmur2(key) & 0x7FFFFFFF) % 2 for key, _, partition in checked)
 

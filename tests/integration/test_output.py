@@ -8,22 +8,17 @@ import logging
 import uuid
 
 import pytest
-from kafka import KafkaConsumer
 
 from crimelink.kafka_io import declare_topics
 from streams.envelopes import partition_for
 from streams.output import MAX_RECORD_BYTES, BatchProducer, Output
+from tests.conftest import read_records
 
 pytestmark = pytest.mark.integration
 
 
 def _read(bootstrap: str, topic: str, expect: int) -> list[tuple[int, bytes | None, bytes]]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=3000)
-    try:
-        records = [(message.partition, message.key, message.value) for message in consumer]
-    finally:
-        consumer.close()
+    records = [(partition, key, value) for key, value, partition in read_records(bootstrap, topic)]
     assert len(records) == expect, [(partition, key, value[:40]) for partition, key, value in records]
     return records
 
