@@ -7,6 +7,7 @@ from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
 from crimelink.settings import get_settings
+from streams.changelog import OutputTable
 from streams.flow_control import KeepQueuedFlowControl
 from streams.transport import SCHEME
 
@@ -26,6 +27,7 @@ app = _App(
     _settings.app_id,
     broker=f"{SCHEME}://{_settings.effective_kafka_bootstrap}",
     store="memory://",
+    Table=OutputTable,  # changelog records go out with each step's output (streams/changelog.py)
     datadir=str(_settings.home / "faust"),
     autodiscover=["streams.agents", "streams.sink", "streams.web"],
     origin="streams",

@@ -32,12 +32,13 @@ MAX_RECORD_BYTES = 1024 * 1024 - 1024
 
 
 class Output:
-    """Records for topics, in the order added; a record without a partition goes where its key hashes to."""
+    """Records for topics, in the order added; a record without a partition goes where its key hashes to.
+    A value of None is a tombstone (a table key deleted)."""
 
     def __init__(self) -> None:
-        self.records: defaultdict[str, list[tuple[bytes | None, bytes, int | None]]] = defaultdict(list)
+        self.records: defaultdict[str, list[tuple[bytes | None, bytes | None, int | None]]] = defaultdict(list)
 
-    def add(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+    def add(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         self.records[topic].append((key, value, partition))
 
     def __len__(self) -> int:
@@ -94,7 +95,7 @@ class BatchProducer:
         sent: list[asyncio.Future[Any]] = []
         for topic, records in output.records.items():
             partitions = await self._partitions_of(producer, topic)
-            by_partition: defaultdict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+            by_partition: defaultdict[int, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
             for key, value, partition in records:
                 if partition is None:
                     partition = partitions[partition_for(key, len(partitions))] if key is not None else partitions[0]
@@ -105,11 +106,11 @@ class BatchProducer:
 
 
 async def _send_batches(producer: AIOKafkaProducer, topic: str, partition: int,
-                        items: list[tuple[bytes | None, bytes]]) -> list[asyncio.Future[Any]]:
+                        items: list[tuple[bytes | None, bytes | None]]) -> list[asyncio.Future[Any]]:
     futures = []
     batch = producer.create_batch()
     for key, value in items:
-        size = len(value) + len(key or b"")
+        size = len(value or b"") + len(key or b"")
         if size > MAX_RECORD_BYTES:
             # The broker would refuse it, and retrying would stop the agent for good.
             log.error("%s: skipped a record of %s bytes (key %r): larger than a Kafka message may be (%s bytes); the "

@@ -12,6 +12,7 @@ from crimelink.settings import get_settings
 from schemas.correlation import CorrelateCases, SweepWindow, correlation_commands
 from streams import topics
 from streams.app import app
+from streams.changelog import changelog_into
 from streams.output import Output, deliver
 
 __all__ = ["correlate", "sweep_window"]
@@ -39,7 +40,8 @@ correlator = Correlator(state, CorrelatorConfig(
 
 @app.agent(topics.correlation_in)
 async def correlate(stream):  # type: ignore[no-untyped-def]
-    """Each command's output is delivered before the next is taken, so offsets never run ahead of it."""
+    """Each command's output, its table writes included, is delivered before the next is taken, so offsets never run
+    ahead of it."""
     async for event in stream.events():
         output = Output()
         try:
@@ -47,14 +49,15 @@ async def correlate(stream):  # type: ignore[no-untyped-def]
         except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
             log.exception("correlation skipped offset %s", event.message.offset)
             continue
-        if isinstance(command, CorrelateCases):
-            for case in command.cases:
-                try:
-                    _emit(correlator.on_incident(case), output)
-                except Exception:  # noqa: BLE001
-                    log.exception("correlation skipped case %s at offset %s", case.key, event.message.offset)
-        else:
-            _emit(correlator.sweep(), output)
+        with changelog_into(output):
+            if isinstance(command, CorrelateCases):
+                for case in command.cases:
+                    try:
+                        _emit(correlator.on_incident(case), output)
+                    except Exception:  # noqa: BLE001
+                        log.exception("correlation skipped case %s at offset %s", case.key, event.message.offset)
+            else:
+                _emit(correlator.sweep(), output)
         await deliver(output)
 
 

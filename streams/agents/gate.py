@@ -20,6 +20,7 @@ from schemas.incident import IncidentBatch
 from schemas.outcomes import CrimeNumberUpdate
 from streams import topics
 from streams.app import app
+from streams.changelog import changelog_into
 from streams.envelopes import CASES_HEAD, pack
 from streams.output import Output, deliver
 
@@ -38,13 +39,15 @@ gate = CrimeNumberGate(
 
 @app.agent(topics.gate_input)
 async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
-    """Each envelope or command's output is delivered before the next is taken, so offsets never run ahead of it."""
+    """Each envelope or command's output, its table writes included, is delivered before the next is taken, so offsets
+    never run ahead of it."""
     async for event in stream.events():
         message = event.message
         output, cases = Output(), []
-        for outcome in _outcomes(message.topic, event.value, datetime.now(UTC), f"{message.topic}:{message.partition}"
-                                 f"@{message.offset}"):
-            cases.extend(_emit(outcome, output))
+        with changelog_into(output):
+            for outcome in _outcomes(message.topic, event.value, datetime.now(UTC),
+                                     f"{message.topic}:{message.partition}@{message.offset}"):
+                cases.extend(_emit(outcome, output))
         for envelope in pack(cases, CASES_HEAD):
             output.add(topics.names.correlation_in, None, envelope, 0)
         await deliver(output)
