@@ -47,7 +47,8 @@ class OutputTable(faust.Table):  # type: ignore[misc]  # faust is untyped
         if output is None:
             super().on_key_set(key, value)
             return
-        self._add(output, key, value, self.value_serializer)
+        value_bytes, _ = self.changelog_topic.prepare_value(value, self.value_serializer)
+        self._add(output, key, value_bytes)
         self._sensor_on_set(self, key, value)
 
     def on_key_del(self, key: Any) -> None:
@@ -55,7 +56,7 @@ class OutputTable(faust.Table):  # type: ignore[misc]  # faust is untyped
         if output is None:
             super().on_key_del(key)
             return
-        self._add(output, key, None, "raw")
+        self._add(output, key, None)  # a tombstone
         self._sensor_on_del(self, key)
 
     def _output(self) -> Output | None:
@@ -66,9 +67,7 @@ class OutputTable(faust.Table):  # type: ignore[misc]  # faust is untyped
             return None
         return output
 
-    def _add(self, output: Output, key: Any, value: Any, value_serializer: Any) -> None:
+    def _add(self, output: Output, key: Any, value: bytes | None) -> None:
         topic = self.changelog_topic
         key_bytes, _ = topic.prepare_key(key, self.key_serializer)
-        value_bytes, _ = topic.prepare_value(value, value_serializer) if value is not None else (None, None)
-        partition = self.partition_for_key(key)
-        output.add(topic.get_topic_name(), key_bytes, value_bytes, partition)
+        output.add(topic.get_topic_name(), key_bytes, value, self.partition_for_key(key))

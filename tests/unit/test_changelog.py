@@ -52,11 +52,12 @@ def test_writes_in_a_step_go_into_its_output_and_recover_unchanged(scratch_app: 
         table["a"] = '{"kind": "held"}'
         table["b"] = {"nested": [1, 2]}
         del table["a"]
+        table["c"] = None
     records = output.records[table.changelog_topic.get_topic_name()]
-    assert [(key, partition) for key, _, partition in records] == [(b'"a"', 2), (b'"b"', 2), (b'"a"', 2)]
-    assert records[2][1] is None  # a tombstone
+    assert [(key, partition) for key, _, partition in records] == [(b'"a"', 2), (b'"b"', 2), (b'"a"', 2), (b'"c"', 2)]
+    assert records[2][1] is None and records[3][1] == b"null"  # a deletion is a tombstone; a None value is not
     assert table["b"] == {"nested": [1, 2]} and "a" not in table
-    assert _recovered(table, records) == {"b": {"nested": [1, 2]}}
+    assert _recovered(table, records[:3]) == {"b": {"nested": [1, 2]}}
 
 
 @pytest.mark.usefixtures("in_event")
