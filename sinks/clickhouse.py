@@ -7,7 +7,6 @@ directory, so the worker owns it and everyone else queries through the worker's 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlparse
+
+import orjson
 
 from crimelink.errors import QueryError, SchemaError, SinkWriteError, StoreError
 from crimelink.settings import Settings
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 _EPOCH_2020_MS = 1_577_836_800_000
 T = TypeVar("T")
 Row = dict[str, Any]
-"""A record as its topic carries it (the JSON of the pydantic model in ``schemas``), decoded with ``json.loads``."""
+"""A record as its topic carries it (the JSON of the pydantic model in ``schemas``), decoded with ``orjson.loads``."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,11 @@ class BatchSink(Generic[T]):
         return count
 
 
+def _json(value: Any) -> str:
+    """Compact JSON for a String column (orjson: the sink turns every stored record into several of these)."""
+    return orjson.dumps(value).decode()
+
+
 def _time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
@@ -238,10 +244,10 @@ def incident_row(incident: Row) -> list[Any]:
         store["store_id"], store["name"], store["postcode"], store["latitude"], store["longitude"], store["force_id"],
         store["region_id"], _time(occurred["start"]), _time(occurred["end"]), occurred["source_local_time"],
         incident["offence_code"], sorted({line["category"] for line in goods}), sum(line["quantity"] for line in goods),
-        incident["total_value_pence"], json.dumps(goods), [tactic["code"] for tactic in incident["tactics"]],
-        incident["offenders"]["count"], json.dumps(incident["offenders"]),
+        incident["total_value_pence"], _json(goods), [tactic["code"] for tactic in incident["tactics"]],
+        incident["offenders"]["count"], _json(incident["offenders"]),
         [v["registration"] for v in incident["vehicles"] if v["registration"] and v["registration_valid"]],
-        json.dumps(incident["vehicles"]), incident["violence"], incident["threats"], incident["weapon"],
+        _json(incident["vehicles"]), incident["violence"], incident["threats"], incident["weapon"],
         incident["cctv_available"], reference["force_id"], reference["raw"], reference["normalised"], reference["status"],
         reference["reason"], incident["eligibility"], incident["eligibility_reason"], _time(incident["pending_deadline"]),
         _time(incident["status_changed_at"]), incident["narrative"], incident["unmapped_codes"],
@@ -262,7 +268,7 @@ LINK_COLUMNS = ["a", "b", "score", "strong", "features", "explanation", "evidenc
 def link_row(link: Row) -> list[Any]:
     evidence = link["evidence"]
     return [link["a"], link["b"], link["score"], link["strong"], sorted({e["feature"] for e in evidence}),
-            "; ".join(f"{e['feature']}: {e['detail']}" for e in evidence), json.dumps(evidence), _time(link["at"])]
+            "; ".join(f"{e['feature']}: {e['detail']}" for e in evidence), _json(evidence), _time(link["at"])]
 
 
 SERIES_COLUMNS = ["series_id", "version", "members", "incident_count", "first_seen", "last_seen", "forces", "regions",
@@ -283,7 +289,7 @@ ALERT_COLUMNS = ["alert_id", "series_id", "level", "status", "forces", "regions"
 def alert_row(alert: Row) -> list[Any]:
     return [alert["alert_id"], alert["series_id"], alert["level"], alert["status"], alert["forces"], alert["regions"],
             alert["lead_force"], alert["lead_reason"], alert["incident_count"], alert["referable_count"],
-            alert["total_value_pence"], _time(alert["at"]), json.dumps(alert["evidence"]), alert["evidence_markdown"]]
+            alert["total_value_pence"], _time(alert["at"]), _json(alert["evidence"]), alert["evidence_markdown"]]
 
 
 FEEDBACK_COLUMNS = ["retailer", "incident_id", "revision", "status", "reason", "action", "deadline", "at"]

@@ -11,12 +11,12 @@ deduplicate the replay.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from mode import Service
@@ -38,7 +38,7 @@ class Route:
     topic: str
     sink: BatchSink[Any]
     after: Callable[[bytes], None] | None = None
-    parse: Callable[[bytes], Any] = json.loads
+    parse: Callable[[bytes], Any] = orjson.loads
 
 
 class TopicSink(Service):
