@@ -13,6 +13,7 @@ co-partitioned; the worker checks the topics have the partition count this assum
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from aiokafka.partitioner import murmur2
 
@@ -24,9 +25,14 @@ INCIDENTS_HEAD = b'{"incidents":['  # schemas.incident.IncidentBatch
 CASES_HEAD = b'{"command":"cases","cases":['  # schemas.correlation.CorrelateCases
 
 
+_recent_hashes = lru_cache(maxsize=32_768)(murmur2)
+"""murmur2 is pure Python here, and each incident's key is hashed three times within one batch: for its envelope,
+its checked record and its feedback."""
+
+
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner (murmur2, as in the Java client and aiokafka) gives ``key``."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return (_recent_hashes(key) & 0x7FFFFFFF) % partitions
 
 
 def pack(items: Iterable[bytes], head: bytes, tail: bytes = b"]}", max_bytes: int = MAX_ENVELOPE_BYTES) -> Iterator[bytes]:
