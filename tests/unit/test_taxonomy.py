@@ -20,3 +20,9 @@ def test_phrases_match_whole_words_only() -> None:
 
 def test_longest_phrase_wins() -> None:
     assert taxonomy.goods().from_text("x", "razor blades") == [("RAZORS", "razor blades")]
+
+
+def test_text_whose_lower_case_is_longer_is_still_matched_with_its_own_phrases() -> None:
+    # "İ" lower-cases to two characters, so offsets into the lower-cased text would be off by one.
+    found = taxonomy.tactics().from_text("x", "İstanbul-born man kept LOOKOUT, then DROVE OFF")
+    assert found == [("TEAM-LOOKOUT", "LOOKOUT"), ("VEH-TRAVEL", "DROVE OFF")]
