@@ -30,6 +30,7 @@ from crimelink.scenarios import OrcScenario
 from crimelink.settings import Settings
 from crimelink.stores import StoreRegistry
 from streams.envelopes import partition_for
+from streams.record_batches import send_batches
 from streams.topic_names import TopicNames
 
 _TICK = 0.01  # the producer sends in 10 ms slices
@@ -96,14 +97,9 @@ async def _paced(bootstrap: str, names: TopicNames, records: list[Any], rate: fl
                 slices.setdefault((topic, partition), []).append(record)
             now = time.perf_counter() + wall_offset
             for (topic, partition), slice_records in slices.items():
-                batch = producer.create_batch()
-                for record in slice_records:
-                    sent_at[record.key.decode()] = now
-                    if batch.append(key=record.key, value=record.value, timestamp=None) is None:  # full: send it
-                        pending.append(await producer.send_batch(batch, topic, partition=partition))
-                        batch = producer.create_batch()
-                        batch.append(key=record.key, value=record.value, timestamp=None)
-                pending.append(await producer.send_batch(batch, topic, partition=partition))
+                sent_at.update((record.key.decode(), now) for record in slice_records)
+                pending.extend(await send_batches(producer, topic, partition,
+                                                  [(record.key, record.value) for record in slice_records]))
             index = due
             await asyncio.sleep(max(0.0, started + tick * _TICK - time.perf_counter()))
         await asyncio.gather(*pending)

@@ -21,14 +21,13 @@ from aiokafka import AIOKafkaProducer
 from crimelink.settings import get_settings
 from streams.app import app
 from streams.envelopes import MAX_ENVELOPE_BYTES, partition_for
+from streams.record_batches import MAX_RECORD_BYTES, send_batches
 
 __all__ = ["MAX_RECORD_BYTES", "Output", "BatchProducer", "deliver"]
 
 log = logging.getLogger(__name__)
 
 _BATCH_BYTES = MAX_ENVELOPE_BYTES + 64 * 1024  # an envelope always fits one batch; stays below the broker's 1 MiB
-MAX_RECORD_BYTES = 1024 * 1024 - 1024
-"""Largest key plus value sent: the broker's default ``message.max.bytes`` (1 MiB), less room for the batch's headers."""
 
 
 class Output:
@@ -101,28 +100,8 @@ class BatchProducer:
                     partition = partitions[partition_for(key, len(partitions))] if key is not None else partitions[0]
                 by_partition[partition].append((key, value))
             for partition, items in by_partition.items():
-                sent.extend(await _send_batches(producer, topic, partition, items))
+                sent.extend(await send_batches(producer, topic, partition, items))
         await asyncio.gather(*sent)
-
-
-async def _send_batches(producer: AIOKafkaProducer, topic: str, partition: int,
-                        items: list[tuple[bytes | None, bytes | None]]) -> list[asyncio.Future[Any]]:
-    futures = []
-    batch = producer.create_batch()
-    for key, value in items:
-        size = len(value or b"") + len(key or b"")
-        if size > MAX_RECORD_BYTES:
-            # The broker would refuse it, and retrying would stop the agent for good.
-            log.error("%s: skipped a record of %s bytes (key %r): larger than a Kafka message may be (%s bytes); the "
-                      "record it came from stays in its source topic", topic, f"{size:,}", key, f"{MAX_RECORD_BYTES:,}")
-            continue
-        if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start the next
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-            batch = producer.create_batch()
-            batch.append(key=key, value=value, timestamp=None)  # the first record of a batch always fits
-    if batch.record_count():
-        futures.append(await producer.send_batch(batch, topic, partition=partition))
-    return futures
 
 
 _shared: BatchProducer | None = None
