@@ -29,8 +29,7 @@ from crimelink.query_client import run_query
 from crimelink.scenarios import OrcScenario
 from crimelink.settings import Settings
 from crimelink.stores import StoreRegistry
-from streams.envelopes import partition_for
-from streams.record_batches import send_batches
+from streams.record_batches import BatchProducer, Output
 from streams.topic_names import TopicNames
 
 _TICK = 0.01  # the producer sends in 10 ms slices
@@ -76,12 +75,8 @@ async def _paced(bootstrap: str, names: TopicNames, records: list[Any], rate: fl
     kafka-python's per-record send took about 275 µs of CPU each here, half a core at 2,000/s.
     Retailers' systems do not run on the worker's machine; the generator should cost it little.
     """
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
+    producer = BatchProducer(bootstrap, "crimelink-latency-generator")
     try:
-        partitions = {topic: sorted(await producer.partitions_for(topic)) for topic in set(names.raw.values())}
         sent_at: dict[str, float] = {}
         pending: list[asyncio.Future[Any]] = []
         started = time.perf_counter()
@@ -90,16 +85,12 @@ async def _paced(bootstrap: str, names: TopicNames, records: list[Any], rate: fl
         while index < len(records):
             tick += 1
             due = min(len(records), round(tick * _TICK * rate))  # everything due by the end of this slice
-            slices: dict[tuple[str, int], list[Any]] = {}
-            for record in records[index:due]:
-                topic = names.raw[record.feed_format]
-                partition = partitions[topic][partition_for(record.key, len(partitions[topic]))]
-                slices.setdefault((topic, partition), []).append(record)
+            output = Output()
             now = time.perf_counter() + wall_offset
-            for (topic, partition), slice_records in slices.items():
-                sent_at.update((record.key.decode(), now) for record in slice_records)
-                pending.extend(await send_batches(producer, topic, partition,
-                                                  [(record.key, record.value) for record in slice_records]))
+            for record in records[index:due]:
+                output.add(names.raw[record.feed_format], record.key, record.value)
+                sent_at[record.key.decode()] = now
+            pending.extend(await producer.send(output))  # not awaited here: the next slice must not wait on acks
             index = due
             await asyncio.sleep(max(0.0, started + tick * _TICK - time.perf_counter()))
         await asyncio.gather(*pending)
