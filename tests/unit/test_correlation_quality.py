@@ -18,5 +18,8 @@ def test_small_scenario_finds_the_groups_without_false_alerts() -> None:
 def test_growth_benchmark_runs_at_a_tiny_size() -> None:
     from bench.correlation_growth import _cases, measure
 
-    row = measure(300, 20, _cases(100, seed=1))
-    assert row["held"] == 300 and row["us_per_incident"] > 0 and row["bytes_per_incident_held"] > 0
+    rows = measure([100, 300], 20, _cases(100, seed=1), rounds=4)
+    assert [row["held"] for row in rows] == [100, 300]
+    for row in rows:
+        assert len(row["us_per_round"]) == len(row["cpu_us_per_round"]) == 4  # the sizes took turns, slice by slice
+        assert row["us_per_incident"] > 0 and row["bytes_per_incident_held"] > 0
