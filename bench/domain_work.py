@@ -1,18 +1,20 @@
 """crimelink's own per-incident work with no Kafka at all: the ceiling no transport tuning can pass.
 
 The same steps the worker runs, on the same records, in one thread: normalise; serialise into
-the gate's envelope and parse it back; the crime-number gate; checked incident, feedback and
-compact case serialised; the case envelope parsed; correlation; links/series/alerts serialised;
+the gate's envelope and take it back from memory (``streams.envelopes.SentEnvelopes``, as the
+worker does with the envelopes it sent itself); the crime-number gate; checked incident, feedback
+and compact case serialised; the case envelope taken back likewise; correlation; links/series/alerts serialised;
 the ClickHouse rows built from the checked incidents' JSON (the insert itself is left out: it runs
 on the store's own thread). Used by bench/throughput.py, side by side with the end-to-end run.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+
+import orjson
 
 from crimelink.correlation import Correlator, CorrelatorConfig
 from crimelink.correlation.engine import CorrelatorState
@@ -22,11 +24,11 @@ from crimelink.runtime import tune_garbage_collector
 from crimelink.settings import Settings
 from crimelink.simulate import SimulatedRecord
 from crimelink.stores import StoreRegistry
-from schemas.correlation import Case, CorrelateCases, correlation_commands
-from schemas.incident import IncidentBatch
+from schemas.correlation import Case
+from schemas.incident import Incident
 from schemas.outcomes import DeadLetter
 from sinks.clickhouse import feedback_row, incident_row
-from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, pack
+from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, SentEnvelopes, pack_models
 
 __all__ = ["domain_seconds"]
 
@@ -37,6 +39,8 @@ def domain_seconds(records: Sequence[SimulatedRecord], batch_size: int = 500) ->
     normaliser = Normaliser(StoreRegistry.load())
     gate = CrimeNumberGate({}, deadline=timedelta(days=14), expired_retention=timedelta(days=365))
     correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig())
+    sent_incidents: SentEnvelopes[Incident] = SentEnvelopes()
+    sent_cases: SentEnvelopes[Case] = SentEnvelopes()
     now = datetime.now(UTC)
     started = time.perf_counter()
     for first in range(0, len(records), batch_size):
@@ -46,24 +50,24 @@ def domain_seconds(records: Sequence[SimulatedRecord], batch_size: int = 500) ->
             if isinstance(result, DeadLetter):
                 result.model_dump_json()
             else:
-                incidents.append(result.model_dump_json().encode())
-        for envelope in pack(incidents, INCIDENTS_HEAD):
+                incidents.append(result)
+        for envelope, packed in pack_models(incidents, INCIDENTS_HEAD):
+            sent_incidents.remember(envelope, packed)
             checked, feedback, cases = [], [], []
-            for incident in IncidentBatch.model_validate_json(envelope).incidents:
+            for incident in sent_incidents.take(envelope) or []:
                 outcome = gate.on_incident(incident, now)
                 for item in outcome.checked:
                     checked.append(item.model_dump_json())
-                    cases.append(Case.from_incident(item).model_dump_json().encode())
+                    cases.append(Case.from_incident(item))
                 feedback.extend(entry.model_dump_json() for entry in outcome.feedback)
-            for case_envelope in pack(cases, CASES_HEAD):
-                command = correlation_commands.validate_json(case_envelope)
-                assert isinstance(command, CorrelateCases)
-                for case in command.cases:
+            for case_envelope, packed_cases in pack_models(cases, CASES_HEAD):
+                sent_cases.remember(case_envelope, packed_cases)
+                for case in sent_cases.take(case_envelope) or []:
                     outcome = correlator.on_incident(case)
                     for produced in (*outcome.links, *outcome.series, *outcome.alerts):
                         produced.model_dump_json()
             for value in checked:
-                incident_row(json.loads(value))
+                incident_row(orjson.loads(value))
             for value in feedback:
-                feedback_row(json.loads(value))
+                feedback_row(orjson.loads(value))
     return time.perf_counter() - started

@@ -8,16 +8,31 @@ links, series, alerts) stay one message per record for the systems that read the
 An envelope goes to the partition Kafka's default partitioner picks for its incidents' keys, so
 the gate's table and the gate commands (sent one per message, keyed by incident) stay
 co-partitioned; the worker checks the topics have the partition count this assumes.
+
+The agent reading an envelope usually runs in the process that wrote it a moment before, so each
+envelope sent is remembered with the models it was packed from (``SentEnvelopes``) and read back
+without parsing: that parse had been the gate's largest cost. Kafka still carries every envelope,
+and one this process did not send (after a restart, from another worker) is parsed as before.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from typing import Generic, TypeVar
 
 from aiokafka.partitioner import murmur2
+from pydantic import BaseModel
 
-__all__ = ["MAX_ENVELOPE_BYTES", "INCIDENTS_HEAD", "CASES_HEAD", "partition_for", "pack"]
+from schemas.correlation import Case
+from schemas.incident import Incident
+
+__all__ = ["MAX_ENVELOPE_BYTES", "INCIDENTS_HEAD", "CASES_HEAD", "partition_for", "pack", "pack_models", "SentEnvelopes",
+           "sent_incidents", "sent_cases"]
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 MAX_ENVELOPE_BYTES = 512 * 1024
 """Half the broker's default ``message.max.bytes`` (1 MiB): a batch larger than this goes as several envelopes."""
@@ -38,13 +53,67 @@ def partition_for(key: bytes, partitions: int) -> int:
 def pack(items: Iterable[bytes], head: bytes, tail: bytes = b"]}", max_bytes: int = MAX_ENVELOPE_BYTES) -> Iterator[bytes]:
     """``head`` + comma-separated items + ``tail``, split so no envelope passes ``max_bytes`` (one item
     larger than that still goes, alone)."""
+    for envelope, _ in _chunks(((item, None) for item in items), head, tail, max_bytes):
+        yield envelope
+
+
+def pack_models(models: Iterable[M], head: bytes, max_bytes: int = MAX_ENVELOPE_BYTES) -> Iterator[tuple[bytes, list[M]]]:
+    """Each model's JSON packed as ``pack`` does, with the models each envelope holds."""
+    return _chunks(((model.model_dump_json().encode(), model) for model in models), head, b"]}", max_bytes)
+
+
+def _chunks(items: Iterable[tuple[bytes, T]], head: bytes, tail: bytes, max_bytes: int) -> Iterator[tuple[bytes, list[T]]]:
     chunk: list[bytes] = []
+    carried: list[T] = []
     size = len(head) + len(tail)
-    for item in items:
+    for item, payload in items:
         if chunk and size + len(item) + 1 > max_bytes:
-            yield head + b",".join(chunk) + tail
-            chunk, size = [], len(head) + len(tail)
+            yield head + b",".join(chunk) + tail, carried
+            chunk, carried, size = [], [], len(head) + len(tail)
         chunk.append(item)
+        carried.append(payload)
         size += len(item) + 1
     if chunk:
-        yield head + b",".join(chunk) + tail
+        yield head + b",".join(chunk) + tail, carried
+
+
+class SentEnvelopes(Generic[M]):
+    """Envelopes this process sent, each with the models it was packed from, until an agent here takes it back.
+
+    Looked up by content, so a hit gives exactly what parsing the envelope would (a unit test pins the
+    round trip); an envelope not taken within ``max_bytes`` of newer ones is forgotten and parsed when
+    read. The models are shared, not copied: incidents are frozen, and a case only gains scoring's
+    cached view of itself.
+    """
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._sent: OrderedDict[bytes, list[M]] = OrderedDict()
+        self._bytes = 0
+        self.taken = 0
+        self.parsed = 0  # envelopes read that were not here: sent before a restart, or by another process
+
+    def remember(self, envelope: bytes, models: list[M]) -> None:
+        if envelope in self._sent:
+            return
+        self._sent[envelope] = models
+        self._bytes += len(envelope)
+        while self._bytes > self.max_bytes and self._sent:
+            forgotten, _ = self._sent.popitem(last=False)
+            self._bytes -= len(forgotten)
+
+    def take(self, envelope: bytes) -> list[M] | None:
+        """The models ``envelope`` was packed from, once; None when it was not sent from here (parse it)."""
+        models = self._sent.pop(envelope, None)
+        if models is None:
+            self.parsed += 1
+            return None
+        self._bytes -= len(envelope)
+        self.taken += 1
+        return models
+
+
+sent_incidents: SentEnvelopes[Incident] = SentEnvelopes()
+"""Normaliser -> gate."""
+sent_cases: SentEnvelopes[Case] = SentEnvelopes()
+"""Gate -> correlator."""

@@ -13,6 +13,7 @@ from schemas.correlation import CorrelateCases, SweepWindow, correlation_command
 from streams import topics
 from streams.app import app
 from streams.changelog import changelog_into
+from streams.envelopes import sent_cases
 from streams.output import Output, deliver
 
 __all__ = ["correlate", "sweep_window"]
@@ -45,7 +46,9 @@ async def correlate(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
         output = Output()
         try:
-            command = correlation_commands.validate_json(event.value)
+            cases = sent_cases.take(event.value)
+            command = correlation_commands.validate_json(event.value) if cases is None else CorrelateCases.model_construct(
+                cases=cases)
         except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
             log.exception("correlation skipped offset %s", event.message.offset)
             continue

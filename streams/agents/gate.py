@@ -21,7 +21,7 @@ from schemas.outcomes import CrimeNumberUpdate
 from streams import topics
 from streams.app import app
 from streams.changelog import changelog_into
-from streams.envelopes import CASES_HEAD, pack
+from streams.envelopes import CASES_HEAD, pack_models, sent_cases, sent_incidents
 from streams.output import Output, deliver
 
 __all__ = ["crime_number_gate", "expire_overdue", "held"]
@@ -43,13 +43,15 @@ async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
     never run ahead of it."""
     async for event in stream.events():
         message = event.message
-        output, cases = Output(), []
+        output: Output = Output()
+        cases: list[Case] = []
         with changelog_into(output):
             for outcome in _outcomes(message.topic, event.value, datetime.now(UTC),
                                      f"{message.topic}:{message.partition}@{message.offset}"):
                 cases.extend(_emit(outcome, output))
-        for envelope in pack(cases, CASES_HEAD):
+        for envelope, packed in pack_models(cases, CASES_HEAD):
             output.add(topics.names.correlation_in, None, envelope, 0)
+            sent_cases.remember(envelope, packed)
         await deliver(output)
 
 
@@ -64,7 +66,9 @@ def _outcomes(topic: str, value: bytes, now: datetime, where: str) -> Iterator[G
             else:
                 yield gate.on_expire(command["key"], now)
             return
-        incidents = IncidentBatch.model_validate_json(value).incidents
+        incidents = sent_incidents.take(value)
+        if incidents is None:
+            incidents = IncidentBatch.model_validate_json(value).incidents
     except Exception:  # noqa: BLE001
         log.exception("crime-number gate skipped %s", where)
         return
@@ -75,12 +79,12 @@ def _outcomes(topic: str, value: bytes, now: datetime, where: str) -> Iterator[G
             log.exception("crime-number gate skipped incident %s of %s", incident.key, where)
 
 
-def _emit(outcome: GateOutcome, output: Output) -> list[bytes]:
+def _emit(outcome: GateOutcome, output: Output) -> list[Case]:
     """Adds the checked incidents and feedback to ``output``; returns the cases for correlation."""
     cases = []
     for incident in outcome.checked:
         output.add(topics.names.checked, incident.key.encode(), incident.model_dump_json().encode())
-        cases.append(Case.from_incident(incident).model_dump_json().encode())
+        cases.append(Case.from_incident(incident))
     for entry in outcome.feedback:
         output.add(topics.names.feedback, entry.key.encode(), entry.model_dump_json().encode())
     return cases

@@ -9,10 +9,11 @@ from crimelink.gate import feedback_for_dead_letter
 from crimelink.normalise import Normaliser, RawRecord
 from crimelink.settings import get_settings
 from crimelink.stores import StoreRegistry
+from schemas.incident import Incident
 from schemas.outcomes import DeadLetter
 from streams import topics
 from streams.app import app
-from streams.envelopes import INCIDENTS_HEAD, pack, partition_for
+from streams.envelopes import INCIDENTS_HEAD, pack_models, partition_for, sent_incidents
 from streams.output import Output, deliver
 
 __all__ = ["normalise_feeds"]
@@ -27,7 +28,7 @@ async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
     async for events in stream.take_events(_settings.batch_size, within=_settings.batch_seconds):
         received_at = datetime.now(UTC)
         output = Output()
-        by_partition: defaultdict[int, list[bytes]] = defaultdict(list)
+        by_partition: defaultdict[int, list[Incident]] = defaultdict(list)
         for event in events:
             message = event.message
             feed = topics.names.feed_of(message.topic) or "unknown"
@@ -41,8 +42,9 @@ async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
                     output.add(topics.names.feedback, feedback.key.encode(), feedback.model_dump_json().encode())
             else:
                 partition = partition_for(result.key.encode(), _settings.topic_partitions)
-                by_partition[partition].append(result.model_dump_json().encode())
+                by_partition[partition].append(result)
         for partition, incidents in by_partition.items():
-            for envelope in pack(incidents, INCIDENTS_HEAD):
+            for envelope, packed in pack_models(incidents, INCIDENTS_HEAD):
                 output.add(topics.names.normalised, None, envelope, partition)
+                sent_incidents.remember(envelope, packed)
         await deliver(output)

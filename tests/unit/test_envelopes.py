@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from kafka.partitioner.default import murmur2 as java_client_murmur2
 
-from schemas.correlation import CorrelateCases, correlation_commands
-from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, pack, partition_for
+from crimelink.gate import apply_gate
+from crimelink.normalise import Normaliser, RawRecord
+from crimelink.simulate import Simulator
+from crimelink.stores import StoreRegistry
+from schemas.correlation import Case, CorrelateCases, correlation_commands
+from schemas.incident import Incident, IncidentBatch
+from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, SentEnvelopes, pack, pack_models, partition_for
 from tests.unit.test_correlation import case
 
 
@@ -36,9 +42,48 @@ def test_an_item_larger_than_the_limit_still_goes_alone() -> None:
 
 
 def test_a_packed_case_envelope_is_a_valid_correlation_command() -> None:
-
-
     cases = [case(f"k{number}", "sussex", number).model_dump_json().encode() for number in range(3)]
     (envelope,) = pack(cases, CASES_HEAD)
     command = correlation_commands.validate_json(envelope)
     assert isinstance(command, CorrelateCases) and [c.key for c in command.cases] == ["k0", "k1", "k2"]
+
+
+def _simulated_incidents(count: int) -> list[Incident]:
+    registry = StoreRegistry.load()
+    normaliser, now = Normaliser(registry), datetime.now(UTC)
+    results = [normaliser.normalise(RawRecord(record.feed_format, record.value, "raw", 0, offset, now))
+               for offset, record in enumerate(Simulator(registry, seed=11, fault_rate=0.0).records(count))]
+    return [result for result in results if isinstance(result, Incident)]
+
+
+def test_a_remembered_envelope_gives_back_exactly_what_parsing_it_would() -> None:
+    """The gate and the correlator take their own process's envelopes from memory instead of parsing them, so
+    the models remembered must equal the parse, field for field, for every feed format."""
+    incidents = _simulated_incidents(600)
+    assert {incident.feed_format for incident in incidents} == {"bcp_csv", "convenience_flat", "national_grocer"}
+    sent_incidents: SentEnvelopes[Incident] = SentEnvelopes()
+    envelopes = list(pack_models(incidents, INCIDENTS_HEAD, max_bytes=64 * 1024))
+    assert len(envelopes) > 1
+    for envelope, packed in envelopes:
+        sent_incidents.remember(envelope, packed)
+    for envelope, _ in envelopes:
+        received = bytes(bytearray(envelope))  # as read from Kafka: equal bytes, another object
+        assert sent_incidents.take(received) == IncidentBatch.model_validate_json(envelope).incidents
+    assert [sent_incidents.taken, sent_incidents.parsed] == [len(envelopes), 0]
+
+    cases = [Case.from_incident(apply_gate(incident)) for incident in incidents]
+    ((envelope, packed),) = pack_models(cases, CASES_HEAD)
+    command = correlation_commands.validate_json(envelope)
+    assert isinstance(command, CorrelateCases) and packed == command.cases
+
+
+def test_an_envelope_is_taken_once_and_forgotten_past_the_budget() -> None:
+    sent: SentEnvelopes[Incident] = SentEnvelopes(max_bytes=100)
+    incident = _simulated_incidents(1)[0]
+    sent.remember(b"a" * 60, [incident])
+    assert sent.take(b"a" * 60) == [incident]
+    assert sent.take(b"a" * 60) is None  # read again (a re-read after a restart): parsed, like any envelope
+    sent.remember(b"b" * 60, [incident])
+    sent.remember(b"c" * 60, [incident])  # over the budget: the oldest is forgotten
+    assert sent.take(b"b" * 60) is None and sent.take(b"c" * 60) == [incident]
+    assert [sent.taken, sent.parsed] == [2, 2]
