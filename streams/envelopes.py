@@ -28,14 +28,16 @@ from pydantic import BaseModel
 from schemas.correlation import Case
 from schemas.incident import Incident
 
-__all__ = ["MAX_ENVELOPE_BYTES", "INCIDENTS_HEAD", "CASES_HEAD", "partition_for", "pack", "pack_models", "SentEnvelopes",
-           "sent_incidents", "sent_cases"]
+__all__ = ["BROKER_MESSAGE_MAX_BYTES", "MAX_ENVELOPE_BYTES", "INCIDENTS_HEAD", "CASES_HEAD", "partition_for", "pack",
+           "pack_models", "SentEnvelopes", "sent_incidents", "sent_cases"]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-MAX_ENVELOPE_BYTES = 512 * 1024
-"""Half the broker's default ``message.max.bytes`` (1 MiB): a batch larger than this goes as several envelopes."""
+BROKER_MESSAGE_MAX_BYTES = 1024 * 1024
+"""The broker's default ``message.max.bytes``, which every record crimelink sends must fit."""
+MAX_ENVELOPE_BYTES = BROKER_MESSAGE_MAX_BYTES // 2
+"""A batch larger than this goes as several envelopes."""
 INCIDENTS_HEAD = b'{"incidents":['  # schemas.incident.IncidentBatch
 CASES_HEAD = b'{"command":"cases","cases":['  # schemas.correlation.CorrelateCases
 

@@ -16,15 +16,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from streams.envelopes import MAX_ENVELOPE_BYTES, partition_for
+from streams.envelopes import BROKER_MESSAGE_MAX_BYTES, MAX_ENVELOPE_BYTES, partition_for
 
 __all__ = ["MAX_RECORD_BYTES", "Output", "BatchProducer"]
 
 log = logging.getLogger(__name__)
 
-MAX_RECORD_BYTES = 1024 * 1024 - 1024
-"""Largest key plus value sent: the broker's default ``message.max.bytes`` (1 MiB), less room for the batch's headers."""
-_BATCH_BYTES = MAX_ENVELOPE_BYTES + 64 * 1024  # an envelope always fits one batch; stays below the broker's 1 MiB
+MAX_RECORD_BYTES = BROKER_MESSAGE_MAX_BYTES - 1024
+"""Largest key plus value sent: what the broker takes, less room for the batch's headers."""
+_BATCH_BYTES = MAX_ENVELOPE_BYTES + 64 * 1024  # an envelope always fits one batch; stays below what the broker takes
 
 
 class Output:
