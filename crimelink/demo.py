@@ -96,7 +96,7 @@ def run_demo(*, rate: float, keep: bool) -> None:
         env["CRIMELINK_KAFKA_BOOTSTRAP"] = broker.bootstrap
         (settings.home / "worker.json").write_text(json.dumps({"web_url": web_url, "home": str(home)}))
         worker = WorkerProcess(env, home / "worker.log", web_url)
-        console.print("Starting the worker (normalise → crime-number gate → ClickHouse)…")
+        console.print("Starting the worker (normalise → crime-number gate → correlation → ClickHouse)…")
         worker.start()
         console.print(f"Worker up. Dashboard: [link={web_url}]{web_url}[/link]")
         console.print(f"Demo clock: crime numbers follow within {DEMO_FOLLOW_UP_SECONDS:.0f}s for half of the pending "
