@@ -2,10 +2,10 @@
 
 The same steps the worker runs, on the same records, in one thread: normalise; serialise into
 the gate's envelope and take it back from memory (``streams.envelopes.SentEnvelopes``, as the
-worker does with the envelopes it sent itself); the crime-number gate; checked incident, feedback
-and compact case serialised; the case envelope taken back likewise; correlation; links/series/alerts serialised;
-the ClickHouse rows built from the checked incidents' JSON (the insert itself is left out: it runs
-on the store's own thread). Used by bench/throughput.py, side by side with the end-to-end run.
+worker does with the envelopes it sent itself); the crime-number gate; checked incident,
+feedback and compact case serialised; the case envelope taken back likewise; correlation;
+links/series/alerts serialised; the ClickHouse rows built from the checked incidents' JSON (the
+insert itself is left out: it runs on the store's own thread). Used by bench/throughput.py, side by side with the end-to-end run.
 """
 
 from __future__ import annotations

@@ -46,9 +46,9 @@ async def correlate(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
         output = Output()
         try:
-            cases = sent_cases.take(event.value)
-            command = correlation_commands.validate_json(event.value) if cases is None else CorrelateCases.model_construct(
-                cases=cases)
+            cases = sent_cases.take(event.value)  # None unless this process sent it: then it is parsed
+            command = (CorrelateCases.model_construct(cases=cases) if cases is not None
+                       else correlation_commands.validate_json(event.value))
         except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
             log.exception("correlation skipped offset %s", event.message.offset)
             continue

@@ -43,7 +43,7 @@ async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
     never run ahead of it."""
     async for event in stream.events():
         message = event.message
-        output: Output = Output()
+        output = Output()
         cases: list[Case] = []
         with changelog_into(output):
             for outcome in _outcomes(message.topic, event.value, datetime.now(UTC),
