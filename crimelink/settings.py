@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     gc_young_threshold: int = Field(
         50_000, ge=700, description="Allocations between young garbage collections in the worker (Python's default: 700)."
     )
+    sent_envelopes_mib: int = Field(
+        32, ge=0, description="Envelopes this worker sent that its own gate and correlator may take back without parsing, "
+                              "per hop, in MiB of JSON (0: always parse; a worker whose gate partitions are elsewhere "
+                              "gains nothing from them).",
+    )
 
     # Worker web server (query API, dashboard)
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")

@@ -82,8 +82,11 @@ def _revised(record: SimulatedRecord) -> bytes:
     return json.dumps(document).encode()
 
 
-def test_every_message_ends_in_exactly_one_outcome_with_duplicates_and_revisions(start_worker) -> None:  # type: ignore[no-untyped-def]
-    worker = start_worker()
+@pytest.mark.parametrize("sent_envelopes_mib", ["32", "0"], ids=["envelopes-from-memory", "envelopes-parsed"])
+def test_every_message_ends_in_exactly_one_outcome_with_duplicates_and_revisions(  # type: ignore[no-untyped-def]
+        start_worker, sent_envelopes_mib: str) -> None:
+    """Also with the envelope memo off: the parse it replaces must keep working, for a restart or another worker."""
+    worker = start_worker(CRIMELINK_SENT_ENVELOPES_MIB=sent_envelopes_mib)
     now = datetime.now(UTC)
     registry = StoreRegistry.load()
     records = list(Simulator(registry, seed=5, fault_rate=0.05, now=now).records(600))

@@ -87,3 +87,6 @@ def test_an_envelope_is_taken_once_and_forgotten_past_the_budget() -> None:
     sent.remember(b"c" * 60, [incident])  # over the budget: the oldest is forgotten
     assert sent.take(b"b" * 60) is None and sent.take(b"c" * 60) == [incident]
     assert [sent.taken, sent.parsed] == [2, 2]
+    switched_off: SentEnvelopes[Incident] = SentEnvelopes(max_bytes=0)  # CRIMELINK_SENT_ENVELOPES_MIB=0
+    switched_off.remember(b"a", [incident])
+    assert switched_off.take(b"a") is None
