@@ -8,7 +8,7 @@ import inspect
 import aiokafka
 import faust
 
-from streams.transport import SCHEME, Transport
+from streams.transport import SCHEME, Transport, seek_to_committed_or_beginning
 
 
 def test_the_worker_consumer_gets_the_configured_fetch_wait(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -34,3 +34,25 @@ def test_the_worker_consumer_gets_the_configured_fetch_wait(monkeypatch) -> None
 def test_aiokafka_still_builds_its_fetcher_from_that_attribute() -> None:
     # The transport sets a private attribute; if aiokafka stops reading it, the setting silently does nothing.
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(aiokafka.AIOKafkaConsumer.start)
+
+
+def test_the_worker_seeks_stream_partitions_with_the_beginning_fallback() -> None:
+    # The fallback itself runs against the real broker in tests/integration/test_transport_seek.py; this pins that
+    # the worker's consumer thread goes through it, with the topics Faust acks as the stream topics.
+    app = faust.App("seek-test", broker=f"{SCHEME}://127.0.0.1:1", store="memory://", web_enabled=False,
+                    consumer_auto_offset_reset="earliest")
+    calls: list[tuple[object, tuple[object, ...]]] = []
+
+    async def run() -> None:
+        thread = app.consumer._new_consumer_thread()  # noqa: SLF001
+
+        async def call_thread(function: object, *args: object) -> dict[object, object]:
+            calls.append((function, args))
+            return {}
+
+        thread.call_thread = call_thread  # type: ignore[method-assign]
+        thread._ensure_consumer = lambda: "the aiokafka consumer"  # type: ignore[method-assign,assignment,return-value]  # noqa: SLF001
+        await thread.seek_to_committed()
+
+    asyncio.run(run())
+    assert calls == [(seek_to_committed_or_beginning, ("the aiokafka consumer", app.topics.acks_enabled_for))]
