@@ -29,10 +29,9 @@ from crimelink.settings import get_settings
 from schemas.correlation import Case
 from schemas.incident import Incident
 
-__all__ = ["BROKER_MESSAGE_MAX_BYTES", "MAX_ENVELOPE_BYTES", "INCIDENTS_HEAD", "CASES_HEAD", "partition_for", "pack",
+__all__ = ["BROKER_MESSAGE_MAX_BYTES", "MAX_ENVELOPE_BYTES", "INCIDENTS_HEAD", "CASES_HEAD", "partition_for",
            "pack_models", "SentEnvelopes", "sent_incidents", "sent_cases"]
 
-T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 BROKER_MESSAGE_MAX_BYTES = 1024 * 1024
@@ -41,6 +40,7 @@ MAX_ENVELOPE_BYTES = BROKER_MESSAGE_MAX_BYTES // 2
 """A batch larger than this goes as several envelopes."""
 INCIDENTS_HEAD = b'{"incidents":['  # schemas.incident.IncidentBatch
 CASES_HEAD = b'{"command":"cases","cases":['  # schemas.correlation.CorrelateCases
+_TAIL = b"]}"
 
 
 _recent_hashes = lru_cache(maxsize=32_768)(murmur2)
@@ -53,31 +53,22 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (_recent_hashes(key) & 0x7FFFFFFF) % partitions
 
 
-def pack(items: Iterable[bytes], head: bytes, tail: bytes = b"]}", max_bytes: int = MAX_ENVELOPE_BYTES) -> Iterator[bytes]:
-    """``head`` + comma-separated items + ``tail``, split so no envelope passes ``max_bytes`` (one item
-    larger than that still goes, alone)."""
-    for envelope, _ in _chunks(((item, None) for item in items), head, tail, max_bytes):
-        yield envelope
-
-
 def pack_models(models: Iterable[M], head: bytes, max_bytes: int = MAX_ENVELOPE_BYTES) -> Iterator[tuple[bytes, list[M]]]:
-    """Each model's JSON packed as ``pack`` does, with the models each envelope holds."""
-    return _chunks(((model.model_dump_json().encode(), model) for model in models), head, b"]}", max_bytes)
-
-
-def _chunks(items: Iterable[tuple[bytes, T]], head: bytes, tail: bytes, max_bytes: int) -> Iterator[tuple[bytes, list[T]]]:
+    """``head`` + the models' JSON, comma-separated, + ``]}``, split so no envelope passes ``max_bytes`` (one model
+    larger than that still goes, alone); each envelope comes with the models it holds."""
     chunk: list[bytes] = []
-    carried: list[T] = []
-    size = len(head) + len(tail)
-    for item, payload in items:
+    packed: list[M] = []
+    size = len(head) + len(_TAIL)
+    for model in models:
+        item = model.model_dump_json().encode()
         if chunk and size + len(item) + 1 > max_bytes:
-            yield head + b",".join(chunk) + tail, carried
-            chunk, carried, size = [], [], len(head) + len(tail)
+            yield head + b",".join(chunk) + _TAIL, packed
+            chunk, packed, size = [], [], len(head) + len(_TAIL)
         chunk.append(item)
-        carried.append(payload)
+        packed.append(model)
         size += len(item) + 1
     if chunk:
-        yield head + b",".join(chunk) + tail, carried
+        yield head + b",".join(chunk) + _TAIL, packed
 
 
 class SentEnvelopes(Generic[M]):

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from kafka.partitioner.default import murmur2 as java_client_murmur2
+from pydantic import BaseModel
 
 from crimelink.gate import apply_gate
 from crimelink.normalise import Normaliser, RawRecord
@@ -13,7 +14,7 @@ from crimelink.simulate import Simulator
 from crimelink.stores import StoreRegistry
 from schemas.correlation import Case, CorrelateCases, correlation_commands
 from schemas.incident import Incident, IncidentBatch
-from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, SentEnvelopes, pack, pack_models, partition_for
+from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, SentEnvelopes, pack_models, partition_for
 from tests.unit.test_correlation import case
 
 
@@ -26,24 +27,31 @@ def test_partition_is_the_one_kafkas_default_partitioner_picks() -> None:
     assert {partition_for(key, 4) for key in keys} == {0, 1, 2, 3}
 
 
+class _Item(BaseModel):
+    n: int
+    pad: str = ""
+
+
 def test_pack_keeps_every_item_in_order_within_the_size_limit() -> None:
-    items = [json.dumps({"n": number, "pad": "x" * (number % 37)}).encode() for number in range(500)]
-    envelopes = list(pack(items, INCIDENTS_HEAD, max_bytes=2000))
-    assert len(envelopes) > 1 and all(len(envelope) <= 2000 for envelope in envelopes)
-    unpacked = [item["n"] for envelope in envelopes for item in json.loads(envelope)["incidents"]]
+    items = [_Item(n=number, pad="x" * (number % 37)) for number in range(500)]
+    envelopes = list(pack_models(items, INCIDENTS_HEAD, max_bytes=2000))
+    assert len(envelopes) > 1 and all(len(envelope) <= 2000 for envelope, _ in envelopes)
+    unpacked = [item["n"] for envelope, _ in envelopes for item in json.loads(envelope)["incidents"]]
     assert unpacked == list(range(500))
+    assert [item.n for _, packed in envelopes for item in packed] == unpacked  # each envelope says what it holds
 
 
 def test_an_item_larger_than_the_limit_still_goes_alone() -> None:
-    big, small = json.dumps({"n": "x" * 300}).encode(), b'{"n":1}'
-    envelopes = list(pack([small, big, small], INCIDENTS_HEAD, max_bytes=100))
-    assert [len(json.loads(envelope)["incidents"]) for envelope in envelopes] == [1, 1, 1]
-    assert list(pack([], INCIDENTS_HEAD)) == []
+    big, small = _Item(n=0, pad="x" * 300), _Item(n=1)
+    envelopes = list(pack_models([small, big, small], INCIDENTS_HEAD, max_bytes=100))
+    assert [len(json.loads(envelope)["incidents"]) for envelope, _ in envelopes] == [1, 1, 1]
+    assert [packed for _, packed in envelopes] == [[small], [big], [small]]
+    assert list(pack_models([], INCIDENTS_HEAD)) == []
 
 
 def test_a_packed_case_envelope_is_a_valid_correlation_command() -> None:
-    cases = [case(f"k{number}", "sussex", number).model_dump_json().encode() for number in range(3)]
-    (envelope,) = pack(cases, CASES_HEAD)
+    cases = [case(f"k{number}", "sussex", number) for number in range(3)]
+    ((envelope, _),) = pack_models(cases, CASES_HEAD)
     command = correlation_commands.validate_json(envelope)
     assert isinstance(command, CorrelateCases) and [c.key for c in command.cases] == ["k0", "k1", "k2"]
 
