@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     gc_young_threshold: int = Field(
         50_000, ge=700, description="Allocations between young garbage collections in the worker (Python's default: 700)."
     )
+    normaliser_processes: int = Field(
+        1, ge=0, le=8, description="Helper processes that normalise raw records beside the worker, freeing its one "
+                                   "Python thread for the gate, correlation and the sink (0: the worker normalises).",
+    )
     sent_envelopes_mib: int = Field(
         32, ge=0, description="Envelopes this worker sent that its own gate and correlator may take back without parsing, "
                               "per hop, in MiB of JSON (0: always parse; a worker whose gate partitions are elsewhere "

@@ -1,50 +1,70 @@
-"""Raw feed records -> canonical incidents (one envelope per batch and partition), or dead letters with the reason."""
+"""Raw feed records -> canonical incidents (one envelope per batch and partition), or dead letters with the reason.
+
+The work itself runs in a helper process when ``CRIMELINK_NORMALISER_PROCESSES`` allows (``streams.normalising``),
+so batches overlap: while the helper normalises one batch, the worker delivers the one before and buffers the next.
+Each batch's output is still delivered in order, and its records acknowledged only once it is.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import asyncio
+from collections import deque
 from datetime import UTC, datetime
+from typing import Any
 
-from crimelink.gate import feedback_for_dead_letter
-from crimelink.normalise import Normaliser, RawRecord
+from crimelink.normalise import RawRecord
 from crimelink.settings import get_settings
-from crimelink.stores import StoreRegistry
-from schemas.incident import Incident
-from schemas.outcomes import DeadLetter
 from streams import topics
 from streams.app import app
-from streams.envelopes import INCIDENTS_HEAD, pack_models, partition_for, sent_incidents
+from streams.envelopes import sent_incidents
+from streams.normalising import NormaliserPool
 from streams.output import Output, deliver
 
-__all__ = ["normalise_feeds"]
+__all__ = ["normalise_feeds", "pool"]
 
 _settings = get_settings()
-_normaliser = Normaliser(StoreRegistry.load(_settings.stores_file))
+pool = NormaliserPool(_settings.normaliser_processes, _settings.stores_file, topics.names, _settings.topic_partitions,
+                      _settings.gc_young_threshold)
+_IN_FLIGHT = 2
+"""Batches taken but not yet acknowledged: one in the helper, one being delivered."""
 
 
 @app.agent(topics.raw)
 async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
-    """Each batch's output is delivered before the next is taken, so offsets never run ahead of it."""
-    async for events in stream.take_events(_settings.batch_size, within=_settings.batch_seconds):
-        received_at = datetime.now(UTC)
-        output = Output()
-        by_partition: defaultdict[int, list[Incident]] = defaultdict(list)
-        for event in events:
-            message = event.message
-            feed = topics.names.feed_of(message.topic) or "unknown"
-            result = _normaliser.normalise(RawRecord(
-                feed, event.value or b"", message.topic, message.partition, message.offset, received_at,
-            ))
-            if isinstance(result, DeadLetter):
-                output.add(topics.names.dead_letters, result.key.encode(), result.model_dump_json().encode())
-                feedback = feedback_for_dead_letter(result)
-                if feedback is not None:
-                    output.add(topics.names.feedback, feedback.key.encode(), feedback.model_dump_json().encode())
-            else:
-                partition = partition_for(result.key.encode(), _settings.topic_partitions)
-                by_partition[partition].append(result)
-        for partition, incidents in by_partition.items():
-            for envelope, packed in pack_models(incidents, INCIDENTS_HEAD):
-                output.add(topics.names.normalised, None, envelope, partition)
-                sent_incidents.remember(envelope, packed)
-        await deliver(output)
+    await pool.start()
+    in_flight: deque[asyncio.Task[None]] = deque()
+    try:
+        async for events in stream.noack_take(_settings.batch_size, within=_settings.batch_seconds):
+            while len(in_flight) >= _IN_FLIGHT:
+                await in_flight.popleft()
+            in_flight.append(asyncio.ensure_future(_normalise_and_send(stream, events, in_flight[-1] if in_flight else None)))
+            while in_flight and in_flight[0].done():
+                in_flight.popleft().result()  # a failure stops the agent here, as it would have inline
+    finally:
+        for task in in_flight:
+            task.cancel()
+
+
+async def _normalise_and_send(stream: Any, events: list[Any], previous: asyncio.Task[None] | None) -> None:
+    """Delivers after the previous batch, then acknowledges: offsets never run ahead of output."""
+    received_at = datetime.now(UTC)
+    batch = await pool.normalise([
+        RawRecord(topics.names.feed_of(event.message.topic) or "unknown", event.value or b"", event.message.topic,
+                  event.message.partition, event.message.offset, received_at)
+        for event in events
+    ])
+    output = Output()
+    for topic, key, value, partition in batch.messages:
+        output.add(topic, key, value, partition)
+    for envelope, incidents in batch.envelopes:
+        sent_incidents.remember(envelope, incidents)
+    if previous is not None:
+        await previous
+    await deliver(output)
+    for event in events:
+        await stream.ack(event)
+
+
+@app.on_before_shutdown.connect
+async def _stop_helpers(sender: Any, **_: Any) -> None:
+    pool.close()

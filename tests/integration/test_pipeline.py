@@ -82,11 +82,16 @@ def _revised(record: SimulatedRecord) -> bytes:
     return json.dumps(document).encode()
 
 
-@pytest.mark.parametrize("sent_envelopes_mib", ["32", "0"], ids=["envelopes-from-memory", "envelopes-parsed"])
+@pytest.mark.parametrize("settings", [
+    {},
+    {"CRIMELINK_NORMALISER_PROCESSES": "0"},
+    {"CRIMELINK_SENT_ENVELOPES_MIB": "0"},
+], ids=["normalised-in-helper", "normalised-in-worker-envelopes-from-memory", "envelopes-parsed"])
 def test_every_message_ends_in_exactly_one_outcome_with_duplicates_and_revisions(  # type: ignore[no-untyped-def]
-        start_worker, sent_envelopes_mib: str) -> None:
-    """Also with the envelope memo off: the parse it replaces must keep working, for a restart or another worker."""
-    worker = start_worker(CRIMELINK_SENT_ENVELOPES_MIB=sent_envelopes_mib)
+        start_worker, settings: dict[str, str]) -> None:
+    """In each way the worker can run its hops: normalising in a helper process (the default) or in the worker, and
+    envelopes taken back from memory or parsed (as after a restart or from another worker)."""
+    worker = start_worker(**settings)
     now = datetime.now(UTC)
     registry = StoreRegistry.load()
     records = list(Simulator(registry, seed=5, fault_rate=0.05, now=now).records(600))
