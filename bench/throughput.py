@@ -9,7 +9,8 @@ topics on a local broker, then measures on those same messages:
 2. a bare Faust agent with ``take(1000)`` (consume only), twice: Faust as shipped, and with the fetch wait
    crimelink's worker uses (``streams.transport``) -- the fair ceiling, and the one the ratio is taken to;
 3. crimelink's worker: normalise -> crime-number gate -> correlation -> ClickHouse, from the first
-   record consumed to the last row visible in ClickHouse, with the worker's CPU time and peak memory;
+   record consumed to the last row visible in ClickHouse, with the CPU time and peak memory of the
+   worker and its normaliser helper processes (peaks summed);
 4. crimelink's own work on the same records with no Kafka at all (bench/domain_work.py): the rate
    one Python thread could reach if every transport cost were zero.
 """
@@ -71,12 +72,15 @@ def _bare_faust(bootstrap: str, topics: list[str], expect: int, workdir: Path, s
 
 
 def _proc_stats(pid: int) -> tuple[float, int]:
-    """(CPU seconds, peak resident KiB) of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """(CPU seconds, peak resident KiB) of a live process and its live children (the normaliser's helpers)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    peak = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                if line.startswith("VmHWM"))
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    cpu, peak = 0.0, 0
+    for member in [pid, *(int(child) for child in children.read_text().split())]:
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu += (int(fields[11]) + int(fields[12])) / ticks
+        peak += next(int(line.split()[1]) for line in Path(f"/proc/{member}/status").read_text().splitlines()
+                     if line.startswith("VmHWM"))
     return cpu, peak
 
 
