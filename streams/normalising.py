@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import threading
 import time
 from collections import defaultdict
@@ -84,6 +83,7 @@ class NormaliserPool:
         self._gc_young_threshold = gc_young_threshold
         self._normaliser = Normaliser(StoreRegistry.load(stores_file))
         self._executor: Executor | None = None
+        self._closed = False
         self.fallbacks = 0
         """Batches the worker normalised itself because a helper failed."""
 
@@ -92,7 +92,7 @@ class NormaliserPool:
         return self._processes
 
     async def normalise(self, records: list[RawRecord]) -> NormalisedBatch:
-        if not self._processes:
+        if not self._processes or self._closed:
             return normalise_batch(self._normaliser, records, self._names, self._partitions)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._helpers(), _normalise_in_helper, records)
@@ -100,7 +100,7 @@ class NormaliserPool:
             self.fallbacks += 1
             log.error("normaliser helper failed (%r); this batch of %d record(s) is normalised in the worker and a "
                       "fresh helper takes the next", error, len(records))
-            self.close()
+            self._discard()
             return normalise_batch(self._normaliser, records, self._names, self._partitions)
 
     async def start(self) -> None:
@@ -109,6 +109,11 @@ class NormaliserPool:
             await asyncio.get_running_loop().run_in_executor(self._helpers(), _ready)
 
     def close(self) -> None:
+        """Stop the helpers for good: batches still arriving while the worker shuts down are normalised here."""
+        self._closed = True
+        self._discard()
+
+    def _discard(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -131,7 +136,9 @@ _helper: tuple[Normaliser, TopicNames, int] | None = None
 def _start_helper(parent: int, stores_file: Path | None, names: TopicNames, partitions: int,
                   gc_young_threshold: int) -> None:
     global _helper  # noqa: PLW0603 - one normaliser per helper process
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the worker, which stops its helpers
+    # Signals for the worker's process group (Ctrl-C, or the demo stopping the worker) are the worker's to act
+    # on: a helper killed by one while the worker finishes its last batches would only break the pool.
+    os.setpgrp()
     threading.Thread(target=_exit_with, args=(parent,), name="exit-with-worker", daemon=True).start()
     _helper = (Normaliser(StoreRegistry.load(stores_file)), names, partitions)
     tune_garbage_collector(gc_young_threshold)

@@ -61,10 +61,13 @@ def test_a_helper_process_sends_exactly_what_the_worker_would() -> None:
     pool = _pool(1)
     try:
         from_helper = asyncio.run(pool.normalise(records))
+        helpers = _children()
+        groups = {os.getpgid(pid) for pid in helpers}
     finally:
         pool.close()
     in_worker = asyncio.run(_pool(0).normalise(records))
     assert from_helper.messages == in_worker.messages and len(in_worker.messages) > 10
+    assert len(helpers) == 1 and os.getpgid(0) not in groups  # a signal to the worker's process group misses it
     assert from_helper.envelopes == [] and in_worker.envelopes  # models stay in the process that made them
     assert pool.fallbacks == 0
 
@@ -90,6 +93,17 @@ def test_a_helper_that_dies_costs_no_batch_and_a_fresh_one_takes_the_next() -> N
     assert [batch.messages for batch in batches] == [expected] * 3
     assert pool.fallbacks == 1
     assert batches[1].envelopes and not batches[2].envelopes  # the fallback ran here; the next went to a new helper
+
+
+def test_after_close_batches_are_normalised_in_the_worker_without_a_new_helper() -> None:
+    records = _records(50)
+    pool = _pool(1)
+    asyncio.run(pool.start())
+    pool.close()
+    batch = asyncio.run(pool.normalise(records))
+    assert batch.envelopes and pool.fallbacks == 0
+    time.sleep(1.0)
+    assert _children() == []
 
 
 def test_helpers_leave_when_the_worker_is_killed(tmp_path: Path) -> None:
