@@ -6,9 +6,9 @@ that thread was the limit while most of the second core sat idle. Normalising ne
 store registry, so it can run elsewhere: the helper parses and validates, the worker only unpickles
 bytes, and its event loop spends the time on the gate, correlation and the sink instead.
 
-The agent still awaits each batch before taking the next one, so offsets never run ahead of output.
-A helper that dies or cannot take a batch costs a log line, not the batch: the worker normalises
-that batch itself and starts a fresh helper for the next.
+The agent delivers each batch's output in order and acknowledges its records only once it is
+delivered, so offsets never run ahead of output. A helper that dies or cannot take a batch costs a
+log line, not the batch: the worker normalises that batch itself and starts a fresh helper for the next.
 """
 
 from __future__ import annotations
@@ -87,10 +87,6 @@ class NormaliserPool:
         self.fallbacks = 0
         """Batches the worker normalised itself because a helper failed."""
 
-    @property
-    def processes(self) -> int:
-        return self._processes
-
     async def normalise(self, records: list[RawRecord]) -> NormalisedBatch:
         if not self._processes or self._closed:
             return normalise_batch(self._normaliser, records, self._names, self._partitions)
@@ -105,8 +101,13 @@ class NormaliserPool:
 
     async def start(self) -> None:
         """Start the helpers now rather than on the first batch (each imports crimelink, about a second)."""
-        if self._processes:
+        if not self._processes:
+            return
+        try:
             await asyncio.get_running_loop().run_in_executor(self._helpers(), _ready)
+        except Exception as error:  # noqa: BLE001 - the first batch tries again, and falls back to the worker
+            log.error("normaliser helper did not start (%r); the first batch will try again", error)
+            self._discard()
 
     def close(self) -> None:
         """Stop the helpers for good: batches still arriving while the worker shuts down are normalised here."""
