@@ -1,4 +1,4 @@
-"""One batch of raw records -> every message the normaliser sends for it, computed in the worker or in a
+"""One batch of raw records -> the output the normaliser sends for it, computed in the worker or in a
 helper process beside it.
 
 Why a helper process: the worker is one Python thread (the GIL), and on this project's 2-core machine
@@ -31,21 +31,19 @@ from crimelink.stores import StoreRegistry
 from schemas.incident import Incident
 from schemas.outcomes import DeadLetter
 from streams.envelopes import INCIDENTS_HEAD, pack_models, partition_for
+from streams.record_batches import Output
 from streams.topic_names import TopicNames
 
-__all__ = ["Message", "NormalisedBatch", "normalise_batch", "NormaliserPool"]
+__all__ = ["NormalisedBatch", "normalise_batch", "NormaliserPool"]
 
 log = logging.getLogger(__name__)
-
-Message = tuple[str, bytes | None, bytes, int | None]
-"""topic, key, value, partition (None: where the key hashes to)."""
 
 
 @dataclass(slots=True)
 class NormalisedBatch:
-    messages: list[Message] = field(default_factory=list)
+    output: Output = field(default_factory=Output)
     envelopes: list[tuple[bytes, list[Incident]]] = field(default_factory=list)
-    """Each envelope among ``messages`` with the incidents packed into it, for ``streams.envelopes.sent_incidents``;
+    """Each envelope in ``output`` with the incidents packed into it, for ``streams.envelopes.sent_incidents``;
     empty when a helper process did the work (models do not cross processes, the gate parses instead)."""
 
 
@@ -58,15 +56,15 @@ def normalise_batch(normaliser: Normaliser, records: list[RawRecord], names: Top
     for record in records:
         result = normaliser.normalise(record)
         if isinstance(result, DeadLetter):
-            batch.messages.append((names.dead_letters, result.key.encode(), result.model_dump_json().encode(), None))
+            batch.output.add(names.dead_letters, result.key.encode(), result.model_dump_json().encode())
             feedback = feedback_for_dead_letter(result)
             if feedback is not None:
-                batch.messages.append((names.feedback, feedback.key.encode(), feedback.model_dump_json().encode(), None))
+                batch.output.add(names.feedback, feedback.key.encode(), feedback.model_dump_json().encode())
         else:
             by_partition[partition_for(result.key.encode(), partitions)].append(result)
     for partition, incidents in by_partition.items():
         for envelope, packed in pack_models(incidents, INCIDENTS_HEAD):
-            batch.messages.append((names.normalised, None, envelope, partition))
+            batch.output.add(names.normalised, None, envelope, partition)
             batch.envelopes.append((envelope, packed))
     return batch
 

@@ -18,7 +18,7 @@ from streams import topics
 from streams.app import app
 from streams.envelopes import sent_incidents
 from streams.normalising import NormaliserPool
-from streams.output import Output, deliver
+from streams.output import deliver
 
 __all__ = ["normalise_feeds", "pool"]
 
@@ -53,14 +53,11 @@ async def _normalise_and_send(stream: Any, events: list[Any], previous: asyncio.
                   event.message.partition, event.message.offset, received_at)
         for event in events
     ])
-    output = Output()
-    for topic, key, value, partition in batch.messages:
-        output.add(topic, key, value, partition)
     for envelope, incidents in batch.envelopes:
         sent_incidents.remember(envelope, incidents)
     if previous is not None:
         await previous
-    await deliver(output)
+    await deliver(batch.output)
     for event in events:
         await stream.ack(event)
 

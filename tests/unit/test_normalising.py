@@ -1,4 +1,4 @@
-"""A batch of raw records -> the normaliser's messages, the same whether the worker or a helper process does it,
+"""A batch of raw records -> the normaliser's output, the same whether the worker or a helper process does it,
 and a helper that dies costs no batch and leaves no process behind."""
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ def test_a_batch_becomes_envelopes_per_partition_and_one_dead_letter_per_rejecte
     records = _records(300)
     batch = normalise_batch(Normaliser(StoreRegistry.load()), records, NAMES, 3)
     by_topic: dict[str, list[tuple[bytes | None, bytes, int | None]]] = {}
-    for topic, key, value, partition in batch.messages:
-        by_topic.setdefault(topic, []).append((key, value, partition))
+    for topic, records in batch.output.records.items():
+        for key, value, partition in records:
+            assert value is not None
+            by_topic.setdefault(topic, []).append((key, value, partition))
     dead = by_topic[NAMES.dead_letters]
     incidents = [(incident, partition) for _, value, partition in by_topic[NAMES.normalised]
                  for incident in IncidentBatch.model_validate_json(value).incidents]
@@ -66,7 +68,7 @@ def test_a_helper_process_sends_exactly_what_the_worker_would() -> None:
     finally:
         pool.close()
     in_worker = asyncio.run(_pool(0).normalise(records))
-    assert from_helper.messages == in_worker.messages and len(in_worker.messages) > 10
+    assert from_helper.output.records == in_worker.output.records and len(in_worker.output) > 10
     assert len(helpers) == 1 and os.getpgid(0) not in groups  # a signal to the worker's process group misses it
     assert from_helper.envelopes == [] and in_worker.envelopes  # models stay in the process that made them
     assert pool.fallbacks == 0
@@ -74,7 +76,7 @@ def test_a_helper_process_sends_exactly_what_the_worker_would() -> None:
 
 def test_a_helper_that_dies_costs_no_batch_and_a_fresh_one_takes_the_next() -> None:
     records = _records(200)
-    expected = asyncio.run(_pool(0).normalise(records)).messages
+    expected = asyncio.run(_pool(0).normalise(records)).output.records
     pool = _pool(1)
 
     async def run() -> tuple[NormalisedBatch, NormalisedBatch, NormalisedBatch]:
@@ -90,7 +92,7 @@ def test_a_helper_that_dies_costs_no_batch_and_a_fresh_one_takes_the_next() -> N
         batches = asyncio.run(run())
     finally:
         pool.close()
-    assert [batch.messages for batch in batches] == [expected] * 3
+    assert [batch.output.records for batch in batches] == [expected] * 3
     assert pool.fallbacks == 1
     assert batches[1].envelopes and not batches[2].envelopes  # the fallback ran here; the next went to a new helper
 
