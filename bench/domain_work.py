@@ -1,11 +1,13 @@
 """crimelink's own per-incident work with no Kafka at all: the ceiling no transport tuning can pass.
 
-The same steps the worker runs, on the same records, in one thread: normalise; serialise into
-the gate's envelope and take it back from memory (``streams.envelopes.SentEnvelopes``, as the
-worker does with the envelopes it sent itself); the crime-number gate; checked incident,
-feedback and compact case serialised; the case envelope taken back likewise; correlation;
-links/series/alerts serialised; the ClickHouse rows built from the checked incidents' JSON (the
-insert itself is left out: it runs on the store's own thread). Used by bench/throughput.py, side by side with the end-to-end run.
+The same steps the worker runs, on the same records, in one thread: normalise a batch as the
+worker's normaliser does (``streams.normalising.normalise_batch``: dead letters and their feedback
+serialised, incidents packed into the gate's envelope); take the envelope back from memory
+(``streams.envelopes.SentEnvelopes``, as a worker normalising in its own thread does); the
+crime-number gate; checked incident, feedback and compact case serialised; the case envelope taken
+back likewise; correlation; links/series/alerts serialised; the ClickHouse rows built from the
+checked incidents' JSON (the insert itself is left out: it runs on the store's own thread). Used by
+bench/throughput.py, side by side with the end-to-end run.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from crimelink.simulate import SimulatedRecord
 from crimelink.stores import StoreRegistry
 from schemas.correlation import Case
 from schemas.incident import Incident
-from schemas.outcomes import DeadLetter
 from sinks.clickhouse import feedback_row, incident_row
-from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, SentEnvelopes, pack_models
+from streams.envelopes import CASES_HEAD, SentEnvelopes, pack_models
+from streams.normalising import normalise_batch
+from streams.topic_names import TopicNames
 
 __all__ = ["domain_seconds"]
 
@@ -37,6 +40,7 @@ def domain_seconds(records: Sequence[SimulatedRecord], batch_size: int = 500) ->
     """Seconds of single-threaded work for ``records``, with the worker's garbage-collector setting."""
     tune_garbage_collector(Settings().gc_young_threshold)
     normaliser = Normaliser(StoreRegistry.load())
+    names = TopicNames(Settings())
     gate = CrimeNumberGate({}, deadline=timedelta(days=14), expired_retention=timedelta(days=365))
     correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig())
     sent_incidents: SentEnvelopes[Incident] = SentEnvelopes()
@@ -44,14 +48,11 @@ def domain_seconds(records: Sequence[SimulatedRecord], batch_size: int = 500) ->
     now = datetime.now(UTC)
     started = time.perf_counter()
     for first in range(0, len(records), batch_size):
-        incidents = []
-        for offset, record in enumerate(records[first:first + batch_size]):
-            result = normaliser.normalise(RawRecord(record.feed_format, record.value, "raw", 0, first + offset, now))
-            if isinstance(result, DeadLetter):
-                result.model_dump_json()
-            else:
-                incidents.append(result)
-        for envelope, packed in pack_models(incidents, INCIDENTS_HEAD):
+        batch = normalise_batch(normaliser, [
+            RawRecord(record.feed_format, record.value, "raw", 0, first + offset, now)
+            for offset, record in enumerate(records[first:first + batch_size])
+        ], names, 1)
+        for envelope, packed in batch.envelopes:
             sent_incidents.remember(envelope, packed)
             checked, feedback, cases = [], [], []
             for incident in sent_incidents.take(envelope) or []:
