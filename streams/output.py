@@ -1,21 +1,27 @@
 """What an agent produces for one step, sent as record batches (``streams.record_batches``) by the
-worker's one producer, acknowledged before the agent moves on.
+worker's one producer; the step's events are acknowledged only once it is delivered.
 
 An agent collects its step's records in an :class:`Output`; :func:`deliver` builds one record
 batch per topic partition (keys hashed as Kafka's default partitioner does) and returns once the
-broker has them. Faust acknowledges an event only when the agent asks for the next one, so
-offsets are never committed ahead of what the event produced: at-least-once, as with ``send_soon``.
+broker has them. An agent that acknowledges its own events hands each step to an
+:class:`InOrderDelivery`, which delivers the steps in the order they were taken and acknowledges
+each step's events after its output: offsets are never committed ahead of what the events
+produced (at-least-once, as with ``send_soon``), yet the agent works on its next step while the
+broker still has the last one.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from crimelink.settings import get_settings
 from streams.app import app
 from streams.record_batches import MAX_RECORD_BYTES, BatchProducer, Output
 
-__all__ = ["MAX_RECORD_BYTES", "Output", "BatchProducer", "deliver"]
+__all__ = ["MAX_RECORD_BYTES", "BatchProducer", "InOrderDelivery", "Output", "deliver"]
 
 _shared: BatchProducer | None = None
 
@@ -27,6 +33,44 @@ async def deliver(output: Output) -> None:
         settings = get_settings()
         _shared = BatchProducer(settings.effective_kafka_bootstrap, f"{settings.app_id}-output")
     await _shared.deliver(output)
+
+
+class InOrderDelivery:
+    """Delivers an agent's steps in the order they were taken, each step's events acknowledged after its output,
+    with up to ``depth`` steps on their way at once.
+
+    Why: an agent that awaited each step's delivery before taking the next stood idle for the broker's
+    round trip on every step. Under load the gate and the correlator spent as long waiting as working,
+    and that wait, not their work, bounded them. Steps in flight when the agent stops are neither
+    delivered nor acknowledged, so a restarted worker reads them again.
+    """
+
+    def __init__(self, stream: Any, depth: int) -> None:
+        self._stream = stream  # a stream whose acks are manual (``noack``, ``noack_take``)
+        self._depth = depth
+        self._in_flight: deque[asyncio.Task[None]] = deque()
+
+    async def submit(self, events: Sequence[Any], output: Output) -> None:
+        """Deliver ``output`` after every step submitted before, then acknowledge ``events``. Waits while ``depth``
+        steps are in flight; a step that failed raises here."""
+        while len(self._in_flight) >= self._depth:
+            await self._in_flight.popleft()
+        previous = self._in_flight[-1] if self._in_flight else None
+        self._in_flight.append(asyncio.ensure_future(self._deliver_after(previous, events, output)))
+        while self._in_flight and self._in_flight[0].done():
+            self._in_flight.popleft().result()
+
+    def cancel(self) -> None:
+        """Drop the steps in flight unacknowledged (the agent is stopping: they are read again after a restart)."""
+        while self._in_flight:
+            self._in_flight.popleft().cancel()
+
+    async def _deliver_after(self, previous: asyncio.Task[None] | None, events: Sequence[Any], output: Output) -> None:
+        if previous is not None:
+            await previous
+        await deliver(output)
+        for event in events:
+            await self._stream.ack(event)
 
 
 @app.on_before_shutdown.connect

@@ -14,7 +14,7 @@ from streams import topics
 from streams.app import app
 from streams.changelog import changelog_into
 from streams.envelopes import sent_cases
-from streams.output import Output, deliver
+from streams.output import InOrderDelivery, Output, deliver
 
 __all__ = ["correlate", "sweep_window"]
 
@@ -39,29 +39,39 @@ correlator = Correlator(state, CorrelatorConfig(
 ))
 
 
+_IN_FLIGHT = 4
+"""Commands correlated whose output, table writes included, is still on its way to the broker."""
+
+
 @app.agent(topics.correlation_in)
 async def correlate(stream):  # type: ignore[no-untyped-def]
-    """Each command's output, its table writes included, is delivered before the next is taken, so offsets never run
-    ahead of it."""
-    async for event in stream.events():
-        output = Output()
-        try:
-            cases = sent_cases.take(event.value)  # None unless this process sent it: then it is parsed
-            command = (CorrelateCases.model_construct(cases=cases) if cases is not None
-                       else correlation_commands.validate_json(event.value))
-        except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
-            log.exception("correlation skipped offset %s", event.message.offset)
-            continue
-        with changelog_into(output):
-            if isinstance(command, CorrelateCases):
-                for case in command.cases:
-                    try:
-                        _emit(correlator.on_incident(case), output)
-                    except Exception:  # noqa: BLE001
-                        log.exception("correlation skipped case %s at offset %s", case.key, event.message.offset)
-            else:
-                _emit(correlator.sweep(), output)
-        await deliver(output)
+    """Each command is acknowledged once its output, table writes included, is delivered (in order), so offsets never
+    run ahead of it."""
+    manual = stream.noack()
+    delivery = InOrderDelivery(manual, _IN_FLIGHT)
+    try:
+        async for event in manual.events():
+            output = Output()
+            try:
+                cases = sent_cases.take(event.value)  # None unless this process sent it: then it is parsed
+                command = (CorrelateCases.model_construct(cases=cases) if cases is not None
+                           else correlation_commands.validate_json(event.value))
+            except Exception:  # noqa: BLE001 - crimelink wrote this message; a bug must not stop correlation
+                log.exception("correlation skipped offset %s", event.message.offset)
+                await delivery.submit([event], output)  # nothing to send, acknowledged in its turn
+                continue
+            with changelog_into(output):
+                if isinstance(command, CorrelateCases):
+                    for case in command.cases:
+                        try:
+                            _emit(correlator.on_incident(case), output)
+                        except Exception:  # noqa: BLE001
+                            log.exception("correlation skipped case %s at offset %s", case.key, event.message.offset)
+                else:
+                    _emit(correlator.sweep(), output)
+            await delivery.submit([event], output)
+    finally:
+        delivery.cancel()
 
 
 def _emit(outcome: CorrelationOutcome, output: Output) -> None:

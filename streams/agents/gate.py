@@ -22,7 +22,7 @@ from streams import topics
 from streams.app import app
 from streams.changelog import changelog_into
 from streams.envelopes import CASES_HEAD, pack_models, sent_cases, sent_incidents
-from streams.output import Output, deliver
+from streams.output import InOrderDelivery, Output, deliver
 
 __all__ = ["crime_number_gate", "expire_overdue", "held"]
 
@@ -37,22 +37,31 @@ gate = CrimeNumberGate(
 )
 
 
+_IN_FLIGHT = 4
+"""Envelopes or commands decided whose output, table writes included, is still on its way to the broker."""
+
+
 @app.agent(topics.gate_input)
 async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
-    """Each envelope or command's output, its table writes included, is delivered before the next is taken, so offsets
-    never run ahead of it."""
-    async for event in stream.events():
-        message = event.message
-        output = Output()
-        cases: list[Case] = []
-        with changelog_into(output):
-            for outcome in _outcomes(message.topic, event.value, datetime.now(UTC),
-                                     f"{message.topic}:{message.partition}@{message.offset}"):
-                cases.extend(_emit(outcome, output))
-        for envelope, packed in pack_models(cases, CASES_HEAD):
-            output.add(topics.names.correlation_in, None, envelope, 0)
-            sent_cases.remember(envelope, packed)
-        await deliver(output)
+    """Each envelope or command is acknowledged once its output, table writes included, is delivered (in order), so
+    offsets never run ahead of it."""
+    manual = stream.noack()
+    delivery = InOrderDelivery(manual, _IN_FLIGHT)
+    try:
+        async for event in manual.events():
+            message = event.message
+            output = Output()
+            cases: list[Case] = []
+            with changelog_into(output):
+                for outcome in _outcomes(message.topic, event.value, datetime.now(UTC),
+                                         f"{message.topic}:{message.partition}@{message.offset}"):
+                    cases.extend(_emit(outcome, output))
+            for envelope, packed in pack_models(cases, CASES_HEAD):
+                output.add(topics.names.correlation_in, None, envelope, 0)
+                sent_cases.remember(envelope, packed)
+            await delivery.submit([event], output)
+    finally:
+        delivery.cancel()
 
 
 def _outcomes(topic: str, value: bytes, now: datetime, where: str) -> Iterator[GateOutcome]:
