@@ -83,7 +83,9 @@ def broker_stop() -> None:
 
 @main.command()
 @click.option("--loglevel", default="warn", type=click.Choice(["crit", "error", "warn", "info", "debug"]))
-def worker(loglevel: str) -> None:
+@click.option("--exit-with", type=int, default=None, hidden=True,
+              help="Stop once this process is gone (the worker passes its pid to the normaliser workers it starts).")
+def worker(loglevel: str, exit_with: int | None) -> None:
     """Run the stream worker: normalise, gate, store; serves the query API and dashboard."""
     from crimelink.kafka_io import check_partitions, declare_topics, wait_for_broker
     from crimelink.runtime import tune_garbage_collector
@@ -94,15 +96,29 @@ def worker(loglevel: str) -> None:
     bootstrap = settings.effective_kafka_bootstrap
     wait_for_broker(bootstrap)
     declare_topics(bootstrap, topics.names.all(), settings.topic_partitions, topics.names.partitions)
+    from faust.worker import Worker
+
+    from streams.normalising import NormaliserWorkers, exit_with_parent
+
+    if exit_with is not None:
+        exit_with_parent(exit_with)
+    if settings.worker_role == "normaliser":
+        tune_garbage_collector(settings.gc_young_threshold)
+        click.echo(f"crimelink normaliser worker: Kafka {bootstrap}")
+        Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        return
     names = topics.names
     check_partitions(bootstrap, {name: names.partitions(name, settings.topic_partitions)
                                  for name in (names.normalised, names.gate_commands, names.correlation_in)})
     store.open_store()
     tune_garbage_collector(settings.gc_young_threshold)
     click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.store().where}, web {settings.web_url}")
-    from faust.worker import Worker
-
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    normalisers = NormaliserWorkers(settings.normaliser_processes, loglevel)
+    normalisers.start()
+    try:
+        Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    finally:
+        normalisers.stop()
 
 
 @main.command()

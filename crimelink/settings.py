@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,8 +72,13 @@ class Settings(BaseSettings):
         50_000, ge=700, description="Allocations between young garbage collections in the worker (Python's default: 700)."
     )
     normaliser_processes: int = Field(
-        1, ge=0, le=8, description="Helper processes that normalise raw records beside the worker, freeing its one "
-                                   "Python thread for the gate, correlation and the sink (0: the worker normalises).",
+        1, ge=0, le=8, description="Normaliser workers the worker starts beside it (Faust workers of their own that read "
+                                   "the raw topics), freeing its one Python thread for the gate, correlation and the "
+                                   "sink (0: the worker normalises).",
+    )
+    worker_role: Literal["worker", "normaliser"] = Field(
+        "worker", description="'normaliser': this worker only normalises (group <app id>-normaliser). The worker sets it "
+                              "for the normaliser workers it starts; set it by hand to run more on other machines.",
     )
     sent_envelopes_mib: int = Field(
         32, ge=0, description="Envelopes this worker sent that its own gate and correlator may take back without parsing, "

@@ -14,6 +14,17 @@ from streams.transport import SCHEME
 __all__ = ["app"]
 
 _settings = get_settings()
+_normaliser_only = _settings.worker_role == "normaliser"
+
+
+def _modules() -> list[str]:
+    """A normaliser worker (streams/normalising.py) runs the normalise agent alone, in a consumer group of its own;
+    a worker that starts normaliser workers leaves the raw topics to them."""
+    if _normaliser_only:
+        return ["streams.agents.normalise"]
+    core = ["streams.agents.gate", "streams.agents.correlate", "streams.agents.crime_number_updates", "streams.sink",
+            "streams.web"]
+    return core if _settings.normaliser_processes else [*core, "streams.agents.normalise"]
 
 
 class _App(faust.App):
@@ -24,17 +35,16 @@ class _App(faust.App):
 
 
 app = _App(
-    _settings.app_id,
+    f"{_settings.app_id}-normaliser" if _normaliser_only else _settings.app_id,
     broker=f"{SCHEME}://{_settings.effective_kafka_bootstrap}",
     store="memory://",
     Table=OutputTable,  # changelog records go out with each step's output (streams/changelog.py)
-    datadir=str(_settings.home / "faust"),
-    autodiscover=["streams.agents", "streams.sink", "streams.web"],
-    origin="streams",
+    datadir=str(_settings.home / ("faust-normaliser" if _normaliser_only else "faust")),
+    autodiscover=_modules(),  # and no ``origin``: Faust would scan that whole package too, every agent with it
     topic_partitions=_settings.topic_partitions,
     topic_allow_declare=True,
     consumer_auto_offset_reset="earliest",
-    web_enabled=True,
+    web_enabled=not _normaliser_only,
     web_bind=_settings.web_host,
     web_host=_settings.web_host,
     web_port=_settings.web_port,

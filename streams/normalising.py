@@ -1,40 +1,35 @@
-"""One batch of raw records -> the output the normaliser sends for it, computed in the worker or in a
-helper process beside it.
+"""One batch of raw records -> the output the normaliser sends for it; and the normaliser workers, separate
+``crimelink worker`` processes that the worker starts and keeps running to do that beside it.
 
-Why a helper process: the worker is one Python thread (the GIL), and on this project's 2-core machine
-that thread was the limit while most of the second core sat idle. Normalising needs no state but the
-store registry, so it can run elsewhere: the helper parses and validates, the worker only unpickles
-bytes, and its event loop spends the time on the gate, correlation and the sink instead.
-
-The agent delivers each batch's output in order and acknowledges its records only once it is
-delivered, so offsets never run ahead of output. A helper that dies or cannot take a batch costs a
-log line, not the batch: the worker normalises that batch itself and starts a fresh helper for the next.
+Why separate processes: the worker is one Python thread (the GIL), and on this project's 2-core machine
+that thread was the limit while the second core was partly idle. Normalising needs no state but the
+store registry, and every raw record costs Faust's per-message machinery as well as the normaliser's
+work. A normaliser worker is a Faust worker of its own (consumer group ``<app id>-normaliser``, only the
+normalise agent): the raw records never reach the main worker, which reads the normaliser's envelopes,
+one per batch, and spends its thread on the gate, correlation and the sink.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
-from pathlib import Path
 
 from crimelink.gate import feedback_for_dead_letter
 from crimelink.normalise import Normaliser, RawRecord
-from crimelink.runtime import tune_garbage_collector
-from crimelink.stores import StoreRegistry
 from schemas.incident import Incident
 from schemas.outcomes import DeadLetter
 from streams.envelopes import INCIDENTS_HEAD, pack_models, partition_for
 from streams.record_batches import Output
 from streams.topic_names import TopicNames
 
-__all__ = ["NormalisedBatch", "normalise_batch", "NormaliserPool"]
+__all__ = ["NormalisedBatch", "NormaliserWorkers", "exit_with_parent", "normalise_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +38,7 @@ log = logging.getLogger(__name__)
 class NormalisedBatch:
     output: Output = field(default_factory=Output)
     envelopes: list[tuple[bytes, list[Incident]]] = field(default_factory=list)
-    """Each envelope in ``output`` with the incidents packed into it, for ``streams.envelopes.sent_incidents``;
-    empty when a helper process did the work (models do not cross processes, the gate parses instead)."""
+    """Each envelope in ``output`` with the incidents packed into it, for ``streams.envelopes.sent_incidents``."""
 
 
 def normalise_batch(normaliser: Normaliser, records: list[RawRecord], names: TopicNames,
@@ -69,94 +63,86 @@ def normalise_batch(normaliser: Normaliser, records: list[RawRecord], names: Top
     return batch
 
 
-class NormaliserPool:
-    """Runs :func:`normalise_batch` in ``processes`` helper processes, or in this process when that is 0."""
+class NormaliserWorkers:
+    """Starts ``count`` normaliser workers (``CRIMELINK_WORKER_ROLE=normaliser``), restarts any that exits while
+    this worker runs, and stops them with it.
 
-    def __init__(self, processes: int, stores_file: Path | None, names: TopicNames, partitions: int,
-                 gc_young_threshold: int) -> None:
-        self._processes = processes
-        self._stores_file = stores_file
-        self._names = names
-        self._partitions = partitions
-        self._gc_young_threshold = gc_young_threshold
-        self._normaliser = Normaliser(StoreRegistry.load(stores_file))
-        self._executor: Executor | None = None
-        self._closed = False
-        self.fallbacks = 0
-        """Batches the worker normalised itself because a helper failed."""
+    Each runs in a session of its own: Ctrl-C, or a signal to the worker's process group, is the worker's
+    to act on, and the worker then stops them in turn. A worker killed outright cannot, so each normaliser
+    worker also stops itself once its parent is gone (:func:`exit_with_parent`).
+    """
 
-    async def normalise(self, records: list[RawRecord]) -> NormalisedBatch:
-        if not self._processes or self._closed:
-            return normalise_batch(self._normaliser, records, self._names, self._partitions)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._helpers(), _normalise_in_helper, records)
-        except Exception as error:  # noqa: BLE001 - a broken helper must cost neither the batch nor the stream
-            self.fallbacks += 1
-            log.error("normaliser helper failed (%r); this batch of %d record(s) is normalised in the worker and a "
-                      "fresh helper takes the next", error, len(records))
-            self._discard()
-            return normalise_batch(self._normaliser, records, self._names, self._partitions)
+    def __init__(self, count: int, loglevel: str, first_delay: float = 1.0, max_delay: float = 30.0) -> None:
+        self._count = count
+        self._loglevel = loglevel
+        self._first_delay = first_delay
+        self._max_delay = max_delay
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
 
-    async def start(self) -> None:
-        """Start the helpers now rather than on the first batch (each imports crimelink, about a second)."""
-        if not self._processes:
-            return
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._helpers(), _ready)
-        except Exception as error:  # noqa: BLE001 - the first batch tries again, and falls back to the worker
-            log.error("normaliser helper did not start (%r); the first batch will try again", error)
-            self._discard()
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self._processes]
 
-    def close(self) -> None:
-        """Stop the helpers for good: batches still arriving while the worker shuts down are normalised here."""
-        self._closed = True
-        self._discard()
+    def start(self) -> None:
+        self._processes = [self._spawn() for _ in range(self._count)]
+        log.info("started %d normaliser worker(s): pid %s", self._count, ", ".join(map(str, self.pids)))
+        self._watcher = threading.Thread(target=self._watch, name="normaliser-workers", daemon=True)
+        self._watcher.start()
 
-    def _discard(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM each (Faust then leaves its group and flushes its producer); SIGKILL what is left after ``timeout``."""
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join()
+        for process in self._processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self._processes:
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("normaliser worker %d did not stop within %.0fs; killing it", process.pid, timeout)
+                process.kill()
+                process.wait()
 
-    def _helpers(self) -> Executor:
-        if self._executor is None:
-            # spawn, not fork: the worker runs threads (Kafka consumer, ClickHouse) whose locks a fork would copy.
-            self._executor = ProcessPoolExecutor(
-                self._processes, mp_context=get_context("spawn"), initializer=_start_helper,
-                initargs=(os.getpid(), self._stores_file, self._names, self._partitions, self._gc_young_threshold),
-            )
-        return self._executor
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "CRIMELINK_WORKER_ROLE": "normaliser"}
+        command = [sys.executable, "-m", "crimelink.cli", "worker", "--loglevel", self._loglevel, "--exit-with",
+                   str(os.getpid())]
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
 
-
-# --- inside a helper process ------------------------------------------------------------------
-
-_helper: tuple[Normaliser, TopicNames, int] | None = None
-
-
-def _start_helper(parent: int, stores_file: Path | None, names: TopicNames, partitions: int,
-                  gc_young_threshold: int) -> None:
-    global _helper  # noqa: PLW0603 - one normaliser per helper process
-    # Signals for the worker's process group (Ctrl-C, or the demo stopping the worker) are the worker's to act
-    # on: a helper killed by one while the worker finishes its last batches would only break the pool.
-    os.setpgrp()
-    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-worker", daemon=True).start()
-    _helper = (Normaliser(StoreRegistry.load(stores_file)), names, partitions)
-    tune_garbage_collector(gc_young_threshold)
+    def _watch(self) -> None:
+        delays = [self._first_delay] * self._count
+        started = [time.monotonic()] * self._count
+        while not self._stopping.wait(0.5):
+            for index, process in enumerate(self._processes):
+                if process.poll() is None:
+                    continue
+                if time.monotonic() - started[index] > self._max_delay:  # it had run a while: not a crash loop
+                    delays[index] = self._first_delay
+                log.error("normaliser worker %d exited with %s; starting another in %.0fs (raw records wait in Kafka "
+                          "meanwhile)", process.pid, process.returncode, delays[index])
+                if self._stopping.wait(delays[index]):
+                    return
+                self._processes[index] = self._spawn()
+                started[index] = time.monotonic()
+                delays[index] = min(delays[index] * 2, self._max_delay)
 
 
-def _exit_with(parent: int) -> None:
-    """A worker killed outright cannot stop its helpers, so each leaves once its parent is gone."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
+def exit_with_parent(parent: int, grace: float = 15.0) -> None:
+    """In a normaliser worker: once the worker that started it (``parent``, passed down rather than read here, as it
+    may be gone already) is gone, stop as Ctrl-C would (leaving the consumer group at once, not after a session
+    timeout), and exit outright if that has not happened ``grace`` seconds on."""
 
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        log.warning("the worker that started this normaliser worker is gone; stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os._exit(1)
 
-def _ready() -> bool:
-    return _helper is not None
-
-
-def _normalise_in_helper(records: list[RawRecord]) -> NormalisedBatch:
-    assert _helper is not None, "the helper's initializer did not run"
-    normaliser, names, partitions = _helper
-    batch = normalise_batch(normaliser, records, names, partitions)
-    batch.envelopes = []
-    return batch
+    threading.Thread(target=watch, name="exit-with-worker", daemon=True).start()

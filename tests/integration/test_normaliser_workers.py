@@ -1,0 +1,75 @@
+"""The normaliser workers a worker starts (``streams.normalising``): they run apart from it, one that dies is
+replaced with no record lost, and none outlives a worker killed outright."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from crimelink.kafka_io import Publisher
+from tests.conftest import RunningWorker, grocer_record, wait_until
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(sys.platform != "linux", reason="finds the normaliser workers in /proc")]
+
+
+def _normaliser_workers(worker: RunningWorker) -> list[int]:
+    assert worker.process.process is not None
+    children = []
+    for thread in Path(f"/proc/{worker.process.process.pid}/task").glob("*/children"):  # a restart spawns from a thread
+        try:
+            children += [int(child) for child in thread.read_text().split()]
+        except FileNotFoundError:
+            continue
+    return sorted(children)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _publish(worker: RunningWorker, first: int, count: int) -> None:
+    with Publisher(worker.bootstrap) as publisher:
+        for number in range(first, first + count):
+            record = grocer_record(incident={"id": f"NW-WORKERS-{number}", "revision": 1,
+                                             "reported_at": "2025-03-01T10:22:00Z"})
+            publisher.send(worker.topics.raw["national_grocer"], json.dumps(record).encode(), key=str(number).encode())
+
+
+def _stored(worker: RunningWorker) -> int:
+    return int(worker.scalar("SELECT count() FROM incidents_latest WHERE incident_id LIKE 'NW-WORKERS-%'"))
+
+
+def test_a_killed_normaliser_worker_is_replaced_and_no_record_is_lost(start_worker) -> None:  # type: ignore[no-untyped-def]
+    worker = start_worker()
+    [first] = wait_until(lambda: _normaliser_workers(worker), message="the normaliser worker")
+    assert os.getsid(first) != os.getsid(worker.process.process.pid)  # Ctrl-C to the worker's group misses it
+    _publish(worker, 0, 40)
+    wait_until(lambda: _stored(worker) == 40, timeout=90, message="the first 40 incidents")
+
+    os.kill(first, signal.SIGKILL)
+    _publish(worker, 40, 40)  # sent while no normaliser runs: they wait in Kafka for the next one
+    wait_until(lambda: _stored(worker) == 80, timeout=120, message="the 40 sent while the normaliser was down")
+    [second] = _normaliser_workers(worker)
+    assert second != first
+    assert f"normaliser worker {first} exited with -9" in worker.log()
+
+
+def test_normaliser_workers_stop_when_their_worker_is_killed(start_worker) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL gives the worker no chance to stop them; they must not outlive it."""
+    worker = start_worker(CRIMELINK_NORMALISER_PROCESSES="2")
+    normalisers = wait_until(lambda: len(_normaliser_workers(worker)) == 2 and _normaliser_workers(worker),
+                             message="two normaliser workers")
+    assert worker.process.process is not None
+    worker.process.process.kill()
+    worker.process.process.wait()
+    wait_until(lambda: not any(_alive(pid) for pid in normalisers), timeout=30, message="the normaliser workers to stop")
+    assert worker.log().count("the worker that started this normaliser worker is gone; stopping") == 2
