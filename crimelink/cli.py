@@ -114,7 +114,9 @@ def worker(loglevel: str, exit_with: int | None) -> None:
     tune_garbage_collector(settings.gc_young_threshold)
     click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.store().where}, web {settings.web_url}")
     normalisers = NormaliserWorkers(settings.normaliser_processes, loglevel)
-    normalisers.start()
+    pids = normalisers.start()
+    click.echo(f"crimelink worker: normaliser workers (pid {', '.join(map(str, pids))})" if pids
+               else "crimelink worker: normalising in this process")
     try:
         Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
     finally:

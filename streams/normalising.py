@@ -81,15 +81,14 @@ class NormaliserWorkers:
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
-    @property
-    def pids(self) -> list[int]:
-        return [process.pid for process in self._processes]
-
-    def start(self) -> None:
+    def start(self) -> list[int]:
+        """Returns their pids."""
+        if not self._count:
+            return []
         self._processes = [self._spawn() for _ in range(self._count)]
-        log.info("started %d normaliser worker(s): pid %s", self._count, ", ".join(map(str, self.pids)))
         self._watcher = threading.Thread(target=self._watch, name="normaliser-workers", daemon=True)
         self._watcher.start()
+        return [process.pid for process in self._processes]
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM each (Faust then leaves its group and flushes its producer); SIGKILL what is left after ``timeout``."""
