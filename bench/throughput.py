@@ -10,7 +10,7 @@ topics on a local broker, then measures on those same messages:
    crimelink's worker uses (``streams.transport``) -- the fair ceiling, and the one the ratio is taken to;
 3. crimelink's worker: normalise -> crime-number gate -> correlation -> ClickHouse, from the first
    record consumed to the last row visible in ClickHouse, with the CPU time and peak memory of the
-   worker and its normaliser helper processes (peaks summed);
+   worker and its normaliser workers (peaks summed);
 4. crimelink's own work on the same records with no Kafka at all (bench/domain_work.py): the rate
    one Python thread could reach if every transport cost were zero.
 """
@@ -72,11 +72,11 @@ def _bare_faust(bootstrap: str, topics: list[str], expect: int, workdir: Path, s
 
 
 def _proc_stats(pid: int) -> tuple[float, int]:
-    """(CPU seconds, peak resident KiB) of a live process and its live children (the normaliser's helpers)."""
+    """(CPU seconds, peak resident KiB) of a live process and its live children (its normaliser workers)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{pid}/task/{pid}/children")
+    children = [int(child) for thread in Path(f"/proc/{pid}/task").glob("*/children") for child in thread.read_text().split()]
     cpu, peak = 0.0, 0
-    for member in [pid, *(int(child) for child in children.read_text().split())]:
+    for member in [pid, *children]:
         fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         cpu += (int(fields[11]) + int(fields[12])) / ticks
         peak += next(int(line.split()[1]) for line in Path(f"/proc/{member}/status").read_text().splitlines()

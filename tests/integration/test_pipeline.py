@@ -86,10 +86,10 @@ def _revised(record: SimulatedRecord) -> bytes:
     {},
     {"CRIMELINK_NORMALISER_PROCESSES": "0"},
     {"CRIMELINK_SENT_ENVELOPES_MIB": "0"},
-], ids=["normalised-in-helper", "normalised-in-worker-envelopes-from-memory", "envelopes-parsed"])
+], ids=["normaliser-worker", "normalised-in-worker-envelopes-from-memory", "envelopes-parsed"])
 def test_every_message_ends_in_exactly_one_outcome_with_duplicates_and_revisions(  # type: ignore[no-untyped-def]
         start_worker, settings: dict[str, str]) -> None:
-    """In each way the worker can run its hops: normalising in a helper process (the default) or in the worker, and
+    """In each way the worker can run its hops: normalising in a normaliser worker (the default) or in the worker, and
     envelopes taken back from memory or parsed (as after a restart or from another worker)."""
     worker = start_worker(**settings)
     now = datetime.now(UTC)
