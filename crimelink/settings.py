@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         5000, ge=1, description="Most records the sink reads before it inserts (one insert per table) and commits; under "
                                 "load larger batches mean fewer inserts, which is what keeps the sink up.",
     )
-    sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before a partial batch is written.")
+    sink_flush_seconds: float = Field(0.5, gt=0, description="Longest wait before a partial batch is written.")
 
     # Worker performance
     fetch_max_wait_ms: int = Field(
