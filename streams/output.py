@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from crimelink.settings import get_settings
@@ -45,9 +45,10 @@ class InOrderDelivery:
     delivered nor acknowledged, so a restarted worker reads them again.
     """
 
-    def __init__(self, stream: Any, depth: int) -> None:
+    def __init__(self, stream: Any, depth: int, send: Callable[[Output], Awaitable[None]] = deliver) -> None:
         self._stream = stream  # a stream whose acks are manual (``noack``, ``noack_take``)
         self._depth = depth
+        self._send = send
         self._in_flight: deque[asyncio.Task[None]] = deque()
 
     async def submit(self, events: Sequence[Any], output: Output) -> None:
@@ -63,12 +64,18 @@ class InOrderDelivery:
     def cancel(self) -> None:
         """Drop the steps in flight unacknowledged (the agent is stopping: they are read again after a restart)."""
         while self._in_flight:
-            self._in_flight.popleft().cancel()
+            task = self._in_flight.popleft()
+            if task.done() and not task.cancelled():
+                task.exception()  # already reported, or the agent is stopping anyway: not "never retrieved"
+            task.cancel()
 
     async def _deliver_after(self, previous: asyncio.Task[None] | None, events: Sequence[Any], output: Output) -> None:
         if previous is not None:
-            await previous
-        await deliver(output)
+            try:
+                await previous
+            except Exception:  # noqa: BLE001 - that step raises it from submit; this one must neither send nor ack
+                return
+        await self._send(output)
         for event in events:
             await self._stream.ack(event)
 
