@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from crimelink.broker import LocalBroker, fetch_broker, free_port
+from crimelink.kafka_io import delete_topics
 from crimelink.settings import Settings
 from crimelink.worker_process import WorkerProcess
 
-__all__ = ["REPO", "local_broker", "start_worker"]
+__all__ = ["REPO", "bench_workdir", "forget_topics", "local_broker", "start_worker"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def bench_workdir(prefix: str) -> Iterator[Path]:
+    """A working area (broker data, worker logs, embedded ClickHouse) removed after a run that succeeds; a failed run
+    keeps it, and says where, for its logs. Why: each run writes hundreds of MB, and they used to pile up in /tmp."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield workdir
+    except BaseException:
+        print(f"kept {workdir} (worker and broker logs)", file=sys.stderr)
+        raise
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def forget_topics(bootstrap: str, *prefixes: str) -> Iterator[None]:
+    """Delete the run's topics (its topic prefix, and its app id's for Faust's own) once it is done, so a broker named by
+    CRIMELINK_BENCH_BOOTSTRAP does not keep every run's data; a broker the run started goes with its working area."""
+    try:
+        yield
+    finally:
+        if os.environ.get("CRIMELINK_BENCH_BOOTSTRAP"):
+            delete_topics(bootstrap, prefixes)
 
 
 @contextmanager

@@ -16,14 +16,13 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bench._local import local_broker, start_worker
+from bench._local import bench_workdir, forget_topics, local_broker, start_worker
 from crimelink.kafka_io import Publisher, declare_topics
 from crimelink.query_client import run_query
 from crimelink.scenarios import OrcScenario
@@ -103,6 +102,13 @@ def run_rate(bootstrap: str, rate: float, seconds: float, workdir: Path, settle_
     token = uuid.uuid4().hex[:6]
     home = workdir / f"rate-{int(rate)}"
     settings = Settings(home=home, kafka_bootstrap=bootstrap, topic_prefix=f"l{token}.", topic_partitions=1)
+    with forget_topics(bootstrap, settings.topic_prefix, f"latency-{token}"):
+        return _run_rate(bootstrap, rate, seconds, settings, token, settle_seconds)
+
+
+def _run_rate(bootstrap: str, rate: float, seconds: float, settings: Settings, token: str,
+              settle_seconds: float) -> dict[str, Any]:
+    home = settings.home
     names = TopicNames(settings)
     declare_topics(bootstrap, names.all(), 1, names.partitions)
     count = int(rate * seconds)
@@ -162,8 +168,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=300.0, help="longest wait for the last rows after sending")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="crimelink-latency-"))
-    with local_broker(workdir) as bootstrap:
+    with bench_workdir("crimelink-latency-") as workdir, local_broker(workdir) as bootstrap:
         results = [run_rate(bootstrap, float(rate), args.seconds, workdir, args.settle) for rate in args.rates.split(",")]
     print(f"{'offered/s':>10} {'sent/s':>8} {'stored':>8} {'alerts':>7} | {'produce->row p50/p95/p99 ms':>30} | "
           f"{'produce->alert p50/p95/p99 ms (n)':>36}")

@@ -23,12 +23,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from bench._local import REPO, local_broker, start_worker
+from bench._local import REPO, bench_workdir, forget_topics, local_broker, start_worker
 from bench.domain_work import domain_seconds
 from crimelink.kafka_io import Publisher, declare_topics
 from crimelink.query_client import run_query
@@ -91,9 +90,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path,
                         help="record the worker with py-spy (raw stacks per thread) into this file; slows the worker down")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="crimelink-bench-"))
-    with local_broker(workdir) as bootstrap:
-        token = uuid.uuid4().hex[:6]
+    token = uuid.uuid4().hex[:6]
+    with (bench_workdir("crimelink-bench-") as workdir, local_broker(workdir) as bootstrap,
+          forget_topics(bootstrap, f"b{token}.", f"bench-{token}")):
         settings = Settings(home=workdir, kafka_bootstrap=bootstrap, topic_prefix=f"b{token}.", topic_partitions=1)
         names = TopicNames(settings)
         declare_topics(bootstrap, names.all(), 1, names.partitions)

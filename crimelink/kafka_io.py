@@ -12,7 +12,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from crimelink.errors import BrokerError, ConfigurationError
 
-__all__ = ["declare_topics", "check_partitions", "Publisher", "read_topic", "wait_for_broker"]
+__all__ = ["declare_topics", "check_partitions", "delete_topics", "Publisher", "read_topic", "wait_for_broker"]
 
 
 def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
@@ -53,6 +53,16 @@ def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int,
                     NewTopic(name, partitions_of(name, partitions) if partitions_of else partitions, 1) for name in wanted
                 ])
         return wanted
+
+
+def delete_topics(bootstrap: str, prefixes: Iterable[str]) -> list[str]:
+    """Delete every topic whose name starts with one of ``prefixes``; returns the ones deleted."""
+    starts = tuple(prefixes)
+    with _admin(bootstrap, "deleting topics") as admin:
+        doomed = sorted(name for name in admin.list_topics() if name.startswith(starts))
+        if doomed:
+            admin.delete_topics(doomed)
+        return doomed
 
 
 def check_partitions(bootstrap: str, expected: Mapping[str, int]) -> None:

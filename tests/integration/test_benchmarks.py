@@ -1,4 +1,5 @@
-"""Benchmarks are not timed tests: CI runs them at a tiny size only to check that they still work."""
+"""Benchmarks are not timed tests: CI runs them at a tiny size only to check that they still work, and that they
+leave no topics on a broker they were pointed at."""
 
 from __future__ import annotations
 
@@ -9,16 +10,27 @@ import sys
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _topics(bootstrap: str) -> set[str]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        return {name for name in admin.list_topics() if not name.startswith("bare-")}  # the bare Faust app's leader topic
+    finally:
+        admin.close()
+
+
 def test_throughput_benchmark_runs_at_a_tiny_size(kafka_bootstrap: str, tmp_path: Path) -> None:
     out = tmp_path / "throughput.json"
     env = {**os.environ, "CRIMELINK_BENCH_BOOTSTRAP": kafka_bootstrap}
+    before = _topics(kafka_bootstrap)
     subprocess.run([sys.executable, "-m", "bench.throughput", "--count", "200", "--json", str(out)], cwd=REPO, env=env,
                    check=True, timeout=300, capture_output=True)
+    assert _topics(kafka_bootstrap) == before
     results = json.loads(out.read_text())
     assert results["count"] == 200
     for key in ("aiokafka_getmany_per_s", "bare_faust_per_s", "crimelink_end_to_end_per_s",
@@ -30,8 +42,10 @@ def test_throughput_benchmark_runs_at_a_tiny_size(kafka_bootstrap: str, tmp_path
 def test_latency_benchmark_runs_at_a_tiny_size(kafka_bootstrap: str, tmp_path: Path) -> None:
     out = tmp_path / "latency.json"
     env = {**os.environ, "CRIMELINK_BENCH_BOOTSTRAP": kafka_bootstrap}
+    before = _topics(kafka_bootstrap)
     subprocess.run([sys.executable, "-m", "bench.latency", "--rates", "100", "--seconds", "3", "--settle", "120",
                     "--json", str(out)], cwd=REPO, env=env, check=True, timeout=400, capture_output=True)
+    assert _topics(kafka_bootstrap) == before
     (result,) = json.loads(out.read_text())
     assert result["incidents"] == 300 and result["incidents_stored"] > 0
     assert result["produce_to_row"]["n"] > 0 and result["produce_to_row"]["p50_ms"] > 0
