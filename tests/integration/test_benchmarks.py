@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 def _topics(bootstrap: str) -> set[str]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        return {name for name in admin.list_topics() if not name.startswith("bare-")}  # the bare Faust app's leader topic
+        # Kafka's own (__consumer_offsets appears with the first consumer group), and the bare Faust app's leader topic
+        return {name for name in admin.list_topics() if not name.startswith(("__", "bare-"))}
     finally:
         admin.close()
 
