@@ -98,7 +98,7 @@ def worker(loglevel: str, exit_with: int | None) -> None:
     declare_topics(bootstrap, topics.names.all(), settings.topic_partitions, topics.names.partitions)
     from faust.worker import Worker
 
-    from streams.normalising import NormaliserWorkers, exit_with_parent
+    from streams.normaliser_workers import NormaliserWorkers, exit_with_parent
 
     if exit_with is not None:
         exit_with_parent(exit_with)

@@ -18,7 +18,7 @@ _normaliser_only = _settings.worker_role == "normaliser"
 
 
 def _modules() -> list[str]:
-    """A normaliser worker (streams/normalising.py) runs the normalise agent alone, in a consumer group of its own;
+    """A normaliser worker (streams/normaliser_workers.py) runs the normalise agent alone, in a consumer group of its own;
     a worker that starts normaliser workers leaves the raw topics to them."""
     if _normaliser_only:
         return ["streams.agents.normalise"]

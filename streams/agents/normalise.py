@@ -1,6 +1,6 @@
 """Raw feed records -> canonical incidents (one envelope per batch and partition), or dead letters with the reason.
 
-It runs in the normaliser workers the worker starts (``streams.normalising``), or in the worker itself when
+It runs in the normaliser workers the worker starts (``streams.normaliser_workers``), or in the worker itself when
 ``CRIMELINK_NORMALISER_PROCESSES`` is 0. Batches overlap: one is normalised while the one before is still on its way to
 the broker; each batch's output is delivered in order, and its records acknowledged only once it is.
 """

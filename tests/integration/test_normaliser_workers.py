@@ -1,4 +1,4 @@
-"""The normaliser workers a worker starts (``streams.normalising``): they run apart from it, one that dies is
+"""The normaliser workers a worker starts (``streams.normaliser_workers``): they run apart from it, one that dies is
 replaced with no record lost, and none outlives a worker killed outright."""
 
 from __future__ import annotations
