@@ -6,13 +6,15 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, NoError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
 
 from crimelink.errors import BrokerError, ConfigurationError
 
-__all__ = ["declare_topics", "check_partitions", "delete_topics", "Publisher", "read_topic", "wait_for_broker"]
+__all__ = ["declare_topics", "check_partitions", "delete_topics", "carry_offsets", "Publisher", "read_topic",
+           "wait_for_broker"]
 
 
 def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
@@ -75,6 +77,37 @@ def check_partitions(bootstrap: str, expected: Mapping[str, int]) -> None:
         listed = ", ".join(f"{topic} has {count}, needs {expected[topic]}" for topic, count in sorted(wrong.items()))
         raise ConfigurationError(f"topic partition counts do not match the settings ({listed}); set "
                                  "CRIMELINK_TOPIC_PARTITIONS to the topics' count, or use a new CRIMELINK_TOPIC_PREFIX")
+
+
+def carry_offsets(bootstrap: str, group: str, from_groups: Iterable[str], topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """Move ``group``'s committed offsets on ``topics`` up to the furthest any of ``from_groups`` committed; returns
+    the offsets moved. Nothing moves while ``group`` has members: they hold their own positions.
+
+    Why: the same agents run under different consumer groups depending on the settings (intake workers or
+    not), and a group that takes over would otherwise start from its own old position, or from the start, and
+    replay what the other group already handled.
+    """
+    wanted = set(topics)
+    with _admin(bootstrap, f"carrying committed offsets into consumer group {group}") as admin:
+        if admin.describe_groups([group])[group]["group_state"] not in ("Empty", "Dead"):
+            return {}
+        # One group per request: brokers before Kafka 3.0 take no more.
+        own = {partition: meta.offset for partition, meta in admin.list_group_offsets({group: None})[group].items()}
+        furthest: dict[TopicPartition, int] = {}
+        for source in from_groups:
+            for partition, meta in admin.list_group_offsets({source: None})[source].items():
+                if partition.topic in wanted and meta.offset > max(own.get(partition, -1), furthest.get(partition, -1)):
+                    furthest[partition] = meta.offset
+        if not furthest:
+            return {}
+        errors = admin.alter_group_offsets(group, {partition: OffsetAndMetadata(offset, "", -1)
+                                                   for partition, offset in furthest.items()})
+    failed = {partition: error for partition, error in errors.items() if error is not NoError}
+    if failed:
+        listed = ", ".join(f"{partition.topic}[{partition.partition}]: {error.__name__}"
+                           for partition, error in sorted(failed.items()))
+        raise BrokerError(f"carrying committed offsets into consumer group {group} on {bootstrap} failed for {listed}")
+    return furthest
 
 
 class Publisher:
