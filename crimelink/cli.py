@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,9 @@ def broker_stop() -> None:
 @main.command()
 @click.option("--loglevel", default="warn", type=click.Choice(["crit", "error", "warn", "info", "debug"]))
 @click.option("--exit-with", type=int, default=None, hidden=True,
-              help="Stop once this process is gone (the worker passes its pid to the normaliser workers it starts).")
+              help="Stop once this process is gone (the worker passes its pid to the intake workers it starts).")
 def worker(loglevel: str, exit_with: int | None) -> None:
-    """Run the stream worker: normalise, gate, store; serves the query API and dashboard."""
+    """Run the stream worker: normalise, gate, correlate, store; serves the query API and dashboard."""
     from crimelink.kafka_io import check_partitions, declare_topics, wait_for_broker
     from crimelink.runtime import tune_garbage_collector
     from streams import store, topics
@@ -98,29 +99,38 @@ def worker(loglevel: str, exit_with: int | None) -> None:
     declare_topics(bootstrap, topics.names.all(), settings.topic_partitions, topics.names.partitions)
     from faust.worker import Worker
 
-    from streams.normaliser_workers import NormaliserWorkers, exit_with_parent
+    from streams.intake_workers import IntakeWorkers, exit_with_parent, take_over_intake_offsets
 
-    if exit_with is not None:
-        exit_with_parent(exit_with)
-    if settings.worker_role == "normaliser":
-        tune_garbage_collector(settings.gc_young_threshold)
-        click.echo(f"crimelink normaliser worker: Kafka {bootstrap}")
-        Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
-        return
     names = topics.names
     check_partitions(bootstrap, {name: names.partitions(name, settings.topic_partitions)
                                  for name in (names.normalised, names.gate_commands, names.correlation_in)})
+    if exit_with is not None:
+        exit_with_parent(exit_with)
+    if settings.worker_role == "intake":
+        if exit_with is None:  # started by hand; a worker takes them over before it starts its own intake workers
+            _took_over(take_over_intake_offsets(settings, in_intake_workers=True))
+        tune_garbage_collector(settings.gc_young_threshold)
+        click.echo(f"crimelink intake worker: Kafka {bootstrap}")
+        Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        return
+    _took_over(take_over_intake_offsets(settings, in_intake_workers=bool(settings.intake_processes)))
     store.open_store()
     tune_garbage_collector(settings.gc_young_threshold)
     click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.store().where}, web {settings.web_url}")
-    normalisers = NormaliserWorkers(settings.normaliser_processes, loglevel)
-    pids = normalisers.start()
-    click.echo(f"crimelink worker: normaliser workers (pid {', '.join(map(str, pids))})" if pids
-               else "crimelink worker: normalising in this process")
+    intake = IntakeWorkers(settings.intake_processes, loglevel)
+    pids = intake.start()
+    click.echo(f"crimelink worker: intake workers (pid {', '.join(map(str, pids))})" if pids
+               else "crimelink worker: normalising and gating in this process")
     try:
         Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
     finally:
-        normalisers.stop()
+        intake.stop()
+
+
+def _took_over(moved: Mapping[Any, int]) -> None:
+    if moved:
+        click.echo(f"crimelink worker: {len(moved)} partitions of the intake topics start where the other consumer "
+                   "group left off (CRIMELINK_INTAKE_PROCESSES changed)")
 
 
 @main.command()

@@ -74,14 +74,14 @@ class Settings(BaseSettings):
     gc_young_threshold: int = Field(
         50_000, ge=700, description="Allocations between young garbage collections in the worker (Python's default: 700)."
     )
-    normaliser_processes: int = Field(
-        1, ge=0, le=8, description="Normaliser workers the worker starts beside it (Faust workers of their own that read "
-                                   "the raw topics), freeing its one Python thread for the gate, correlation and the "
-                                   "sink (0: the worker normalises).",
+    intake_processes: int = Field(
+        1, ge=0, le=8, description="Intake workers the worker starts beside it (Faust workers of their own that "
+                                   "normalise the raw topics and run the crime-number gate), freeing its one Python "
+                                   "thread for correlation and the sink (0: the worker does both).",
     )
-    worker_role: Literal["worker", "normaliser"] = Field(
-        "worker", description="'normaliser': this worker only normalises (group <app id>-normaliser). The worker sets it "
-                              "for the normaliser workers it starts; set it by hand to run more on other machines.",
+    worker_role: Literal["worker", "intake"] = Field(
+        "worker", description="'intake': this worker only normalises and gates (group <app id>-intake). The worker "
+                              "sets it for the intake workers it starts; set it by hand to run more on other machines.",
     )
     sent_envelopes_mib: int = Field(
         32, ge=0, description="Envelopes this worker sent that its own gate and correlator may take back without parsing, "

@@ -14,17 +14,17 @@ from streams.transport import SCHEME
 __all__ = ["app"]
 
 _settings = get_settings()
-_normaliser_only = _settings.worker_role == "normaliser"
+_intake_only = _settings.worker_role == "intake"
 
 
 def _modules() -> list[str]:
-    """A normaliser worker (streams/normaliser_workers.py) runs the normalise agent alone, in a consumer group of its own;
-    a worker that starts normaliser workers leaves the raw topics to them."""
-    if _normaliser_only:
-        return ["streams.agents.normalise"]
-    core = ["streams.agents.gate", "streams.agents.correlate", "streams.agents.crime_number_updates", "streams.sink",
-            "streams.web"]
-    return core if _settings.normaliser_processes else [*core, "streams.agents.normalise"]
+    """An intake worker (streams/intake_workers.py) normalises and gates, in a consumer group of its own; a worker that
+    starts intake workers leaves all that to them."""
+    intake = ["streams.agents.normalise", "streams.agents.gate", "streams.agents.crime_number_updates"]
+    if _intake_only:
+        return intake
+    core = ["streams.agents.correlate", "streams.sink", "streams.web"]
+    return core if _settings.intake_processes else [*core, *intake]
 
 
 class _App(faust.App):
@@ -35,16 +35,16 @@ class _App(faust.App):
 
 
 app = _App(
-    f"{_settings.app_id}-normaliser" if _normaliser_only else _settings.app_id,
+    f"{_settings.app_id}-intake" if _intake_only else _settings.app_id,
     broker=f"{SCHEME}://{_settings.effective_kafka_bootstrap}",
     store="memory://",
     Table=OutputTable,  # changelog records go out with each step's output (streams/changelog.py)
-    datadir=str(_settings.home / ("faust-normaliser" if _normaliser_only else "faust")),
+    datadir=str(_settings.home / ("faust-intake" if _intake_only else "faust")),
     autodiscover=_modules(),  # and no ``origin``: Faust would scan that whole package too, every agent with it
     topic_partitions=_settings.topic_partitions,
     topic_allow_declare=True,
     consumer_auto_offset_reset="earliest",
-    web_enabled=not _normaliser_only,
+    web_enabled=not _intake_only,
     web_bind=_settings.web_host,
     web_host=_settings.web_host,
     web_port=_settings.web_port,

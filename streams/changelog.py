@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import faust
 from faust.stores.memory import Store as MemoryStore
 
+from crimelink.settings import get_settings
+
 if TYPE_CHECKING:
     from streams.output import Output
 
@@ -41,6 +43,11 @@ def changelog_into(output: Output) -> Iterator[Output]:
 
 class OutputTable(faust.Table):  # type: ignore[misc]  # faust is untyped
     """A Faust table whose changelog records join the current step's output (see the module docstring)."""
+
+    def _changelog_topic_name(self) -> str:
+        """Named after crimelink's app id, not the Faust app's (an intake worker's carries ``-intake``), so a table
+        recovers the same changelog whichever kind of worker holds it."""
+        return f"{get_settings().app_id}-{self.name}-changelog"
 
     def on_key_set(self, key: Any, value: Any) -> None:
         output = self._output()

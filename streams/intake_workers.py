@@ -1,12 +1,14 @@
-"""The normaliser workers: separate ``crimelink worker`` processes (``CRIMELINK_WORKER_ROLE=normaliser``) that the
-worker starts, keeps running and stops, to normalise beside it.
+"""The intake workers: separate ``crimelink worker`` processes (``CRIMELINK_WORKER_ROLE=intake``) that the worker
+starts, keeps running and stops, to run everything before correlation beside it.
 
 Why separate processes: the worker is one Python thread (the GIL), and on this project's 2-core machine
-that thread was the limit while the second core was partly idle. Normalising needs no state but the
-store registry, and every raw record costs Faust's per-message machinery as well as the normaliser's
-work. A normaliser worker is a Faust worker of its own (consumer group ``<app id>-normaliser``, only the
-normalise agent): the raw records never reach the main worker, which reads the normaliser's envelopes,
-one per batch, and spends its thread on the gate, correlation and the sink.
+that thread was the limit while the second core was partly idle. An intake worker is a Faust worker of
+its own (consumer group ``<app id>-intake``) with the normalise agent, the crime-number gate and the
+crime-number update router: raw records, the normaliser's envelopes (taken back from memory, not
+parsed: ``streams.envelopes``) and the gate's table never reach the main worker, which reads the
+gate's case envelopes and spends its thread on correlation, the sink and the web server. The gate
+table's changelog keeps the worker's name (``streams.changelog``), so held incidents survive a switch
+between ``CRIMELINK_INTAKE_PROCESSES`` 0 and 1 or more.
 """
 
 from __future__ import annotations
@@ -19,17 +21,23 @@ import sys
 import threading
 import time
 
-__all__ = ["NormaliserWorkers", "exit_with_parent"]
+from kafka import TopicPartition
+
+from crimelink.kafka_io import carry_offsets
+from crimelink.settings import Settings
+from streams.topic_names import TopicNames
+
+__all__ = ["IntakeWorkers", "exit_with_parent", "take_over_intake_offsets"]
 
 log = logging.getLogger(__name__)
 
 
-class NormaliserWorkers:
-    """Starts ``count`` normaliser workers (``CRIMELINK_WORKER_ROLE=normaliser``), restarts any that exits while
+class IntakeWorkers:
+    """Starts ``count`` intake workers (``CRIMELINK_WORKER_ROLE=intake``), restarts any that exits while
     this worker runs, and stops them with it.
 
     Each runs in a session of its own: Ctrl-C, or a signal to the worker's process group, is the worker's
-    to act on, and the worker then stops them in turn. A worker killed outright cannot, so each normaliser
+    to act on, and the worker then stops them in turn. A worker killed outright cannot, so each intake
     worker also stops itself once its parent is gone (:func:`exit_with_parent`).
     """
 
@@ -47,7 +55,7 @@ class NormaliserWorkers:
         if not self._count:
             return []
         self._processes = [self._spawn() for _ in range(self._count)]
-        self._watcher = threading.Thread(target=self._watch, name="normaliser-workers", daemon=True)
+        self._watcher = threading.Thread(target=self._watch, name="intake-workers", daemon=True)
         self._watcher.start()
         return [process.pid for process in self._processes]
 
@@ -64,12 +72,12 @@ class NormaliserWorkers:
             try:
                 process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.error("normaliser worker %d did not stop within %.0fs; killing it", process.pid, timeout)
+                log.error("intake worker %d did not stop within %.0fs; killing it", process.pid, timeout)
                 process.kill()
                 process.wait()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "CRIMELINK_WORKER_ROLE": "normaliser"}
+        env = {**os.environ, "CRIMELINK_WORKER_ROLE": "intake"}
         command = [sys.executable, "-m", "crimelink.cli", "worker", "--loglevel", self._loglevel, "--exit-with",
                    str(os.getpid())]
         return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -83,7 +91,7 @@ class NormaliserWorkers:
                     continue
                 if time.monotonic() - started[index] > self._max_delay:  # it had run a while: not a crash loop
                     delays[index] = self._first_delay
-                log.error("normaliser worker %d exited with %s; starting another in %.0fs (raw records wait in Kafka "
+                log.error("intake worker %d exited with %s; starting another in %.0fs (records wait in Kafka "
                           "meanwhile)", process.pid, process.returncode, delays[index])
                 if self._stopping.wait(delays[index]):
                     return
@@ -93,16 +101,30 @@ class NormaliserWorkers:
 
 
 def exit_with_parent(parent: int, grace: float = 15.0) -> None:
-    """In a normaliser worker: once the worker that started it (``parent``, passed down rather than read here, as it
+    """In an intake worker: once the worker that started it (``parent``, passed down rather than read here, as it
     may be gone already) is gone, stop as Ctrl-C would (leaving the consumer group at once, not after a session
     timeout), and exit outright if that has not happened ``grace`` seconds on."""
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
-        log.warning("the worker that started this normaliser worker is gone; stopping")
+        log.warning("the worker that started this intake worker is gone; stopping")
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(grace)
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-worker", daemon=True).start()
+
+
+def take_over_intake_offsets(settings: Settings, *, in_intake_workers: bool) -> dict[TopicPartition, int]:
+    """Before the intake agents start in one consumer group, bring it up to where the other arrangement's group got
+    (``crimelink.kafka_io.carry_offsets``), so changing ``CRIMELINK_INTAKE_PROCESSES`` between 0 and more replays
+    nothing; returns the offsets moved. Replaying would not only repeat work: a replayed record of an incident that
+    a crime-number update has since released would hold it again."""
+    worker_group, intake_group = settings.app_id, f"{settings.app_id}-intake"
+    earlier = f"{settings.app_id}-normaliser"  # the raw topics' group before the gate joined the intake workers
+    names = TopicNames(settings)
+    topics = [*names.raw.values(), names.normalised, names.gate_commands, names.crime_number_updates]
+    if in_intake_workers:
+        return carry_offsets(settings.effective_kafka_bootstrap, intake_group, [worker_group, earlier], topics)
+    return carry_offsets(settings.effective_kafka_bootstrap, worker_group, [intake_group, earlier], topics)

@@ -1,5 +1,5 @@
 """One batch of raw records -> the output the normaliser sends for it: plain code the normalise agent calls and
-the domain-work benchmark times, wherever the agent runs (``streams.normaliser_workers``)."""
+the domain-work benchmark times, wherever the agent runs (``streams.intake_workers``)."""
 
 from __future__ import annotations
 

@@ -80,9 +80,11 @@ class RunningWorker:
     def stop(self) -> None:
         self.process.stop()
 
-    def restart(self) -> RunningWorker:
-        """Stop and start again with the same app id, topics and store: state must come back from Kafka."""
+    def restart(self, **overrides: str) -> RunningWorker:
+        """Stop and start again with the same app id, topics and store (and any settings changed by ``overrides``):
+        state must come back from Kafka."""
         self.process.stop()
+        self.env = {**self.env, **overrides}
         self.process = WorkerProcess(self.env, self.home / "worker.log", f"http://127.0.0.1:{self.web_port}")
         self.process.start()
         return self

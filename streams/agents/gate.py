@@ -37,6 +37,9 @@ gate = CrimeNumberGate(
 )
 
 
+_CORRELATOR_HERE = _settings.worker_role == "worker"
+"""In an intake worker the case envelopes go to another process: keeping their models (``streams.envelopes``) would only
+fill memory."""
 _IN_FLIGHT = 4
 """Envelopes or commands decided whose output, table writes included, is still on its way to the broker."""
 
@@ -58,7 +61,8 @@ async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
                     cases.extend(_emit(outcome, output))
             for envelope, packed in pack_models(cases, CASES_HEAD):
                 output.add(topics.names.correlation_in, None, envelope, 0)
-                sent_cases.remember(envelope, packed)
+                if _CORRELATOR_HERE:
+                    sent_cases.remember(envelope, packed)
             await delivery.submit([event], output)
     finally:
         delivery.cancel()

@@ -1,8 +1,9 @@
 """Raw feed records -> canonical incidents (one envelope per batch and partition), or dead letters with the reason.
 
-It runs in the normaliser workers the worker starts (``streams.normaliser_workers``), or in the worker itself when
-``CRIMELINK_NORMALISER_PROCESSES`` is 0. Batches overlap: one is normalised while the one before is still on its way to
-the broker; each batch's output is delivered in order, and its records acknowledged only once it is.
+It runs in the intake workers the worker starts (``streams.intake_workers``), or in the worker itself when
+``CRIMELINK_INTAKE_PROCESSES`` is 0. The gate always runs beside it, so each envelope is kept with its models for the
+gate to take back (``streams.envelopes``). Batches overlap: one is normalised while the one before is still on its way
+to the broker; each batch's output is delivered in order, and its records acknowledged only once it is.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ __all__ = ["normalise_feeds"]
 
 _settings = get_settings()
 _normaliser = Normaliser(StoreRegistry.load(_settings.stores_file))
-_REMEMBER = _settings.worker_role == "worker"
-"""Only a worker whose own gate reads the envelopes keeps their models (``streams.envelopes``)."""
 _IN_FLIGHT = 2
 """Batches taken but not yet acknowledged: one being normalised, one being delivered."""
 
@@ -35,9 +34,8 @@ async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
     try:
         async for events in stream.noack_take(_settings.batch_size, within=_settings.batch_seconds):
             batch = normalise_batch(_normaliser, _records(events), topics.names, _settings.topic_partitions)
-            if _REMEMBER:
-                for envelope, incidents in batch.envelopes:
-                    sent_incidents.remember(envelope, incidents)
+            for envelope, incidents in batch.envelopes:
+                sent_incidents.remember(envelope, incidents)
             await delivery.submit(events, batch.output)  # a failure stops the agent here, as it would inline
     finally:
         delivery.cancel()

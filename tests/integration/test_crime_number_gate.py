@@ -86,7 +86,11 @@ def test_pending_is_released_by_an_update_and_the_rest_expire(start_worker) -> N
     assert [(row["incident_id"], row["status"]) for row in json.loads(shown.stdout)] == [("P-2", "expired")]
 
 
-def test_a_restart_while_incidents_are_pending_loses_and_doubles_nothing(start_worker) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("after_restart", [{}, {"CRIMELINK_INTAKE_PROCESSES": "0"}],
+                         ids=["same-worker", "gate-moves-into-the-worker"])
+def test_a_restart_while_incidents_are_pending_loses_and_doubles_nothing(  # type: ignore[no-untyped-def]
+        start_worker, after_restart: dict[str, str]) -> None:
+    """Also when the gate moves from the intake worker into the worker: its table keeps one changelog either way."""
     worker = start_worker()
     pending = [_record(f"H-{n:02d}", None if n % 2 else "INC-77") for n in range(20)]
     referable = [_record(f"V-{n:02d}", "SX/12345678/25") for n in range(10)]
@@ -106,7 +110,7 @@ def test_a_restart_while_incidents_are_pending_loses_and_doubles_nothing(start_w
     assert len(checked) == 30
     assert all(key is not None and partition == (murmur2(key) & 0x7FFFFFFF) % 2 for key, _, partition in checked)
 
-    worker.restart()
+    worker.restart(**after_restart)
     _send_updates(worker, *({"retailer": "northway", "incident_id": f"H-{n:02d}", "crime_reference": "SX/55556666/25"}
                             for n in range(0, 20, 2)))
     wait_until(lambda: worker.scalar("SELECT countIf(eligibility = 'referable') FROM incidents_latest") == 20,

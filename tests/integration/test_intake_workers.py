@@ -1,4 +1,4 @@
-"""The normaliser workers a worker starts (``streams.normaliser_workers``): they run apart from it, one that dies is
+"""The intake workers a worker starts (``streams.intake_workers``): they run apart from it, one that dies is
 replaced with no record lost, and none outlives a worker killed outright."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from crimelink.kafka_io import Publisher
 from tests.conftest import RunningWorker, grocer_record, wait_until
 
 pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(sys.platform != "linux", reason="finds the normaliser workers in /proc")]
+              pytest.mark.skipif(sys.platform != "linux", reason="finds the intake workers in /proc")]
 
 
-def _normaliser_workers(worker: RunningWorker) -> list[int]:
+def _intake_workers(worker: RunningWorker) -> list[int]:
     assert worker.process.process is not None
     children = []
     for thread in Path(f"/proc/{worker.process.process.pid}/task").glob("*/children"):  # a restart spawns from a thread
@@ -48,28 +48,28 @@ def _stored(worker: RunningWorker) -> int:
     return int(worker.scalar("SELECT count() FROM incidents_latest WHERE incident_id LIKE 'NW-WORKERS-%'"))
 
 
-def test_a_killed_normaliser_worker_is_replaced_and_no_record_is_lost(start_worker) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_intake_worker_is_replaced_and_no_record_is_lost(start_worker) -> None:  # type: ignore[no-untyped-def]
     worker = start_worker()
-    [first] = wait_until(lambda: _normaliser_workers(worker), message="the normaliser worker")
+    [first] = wait_until(lambda: _intake_workers(worker), message="the intake worker")
     assert os.getsid(first) != os.getsid(worker.process.process.pid)  # Ctrl-C to the worker's group misses it
     _publish(worker, 0, 40)
     wait_until(lambda: _stored(worker) == 40, timeout=90, message="the first 40 incidents")
 
     os.kill(first, signal.SIGKILL)
-    _publish(worker, 40, 40)  # sent while no normaliser runs: they wait in Kafka for the next one
-    wait_until(lambda: _stored(worker) == 80, timeout=120, message="the 40 sent while the normaliser was down")
-    [second] = _normaliser_workers(worker)
+    _publish(worker, 40, 40)  # sent while no intake worker runs: they wait in Kafka for the next one
+    wait_until(lambda: _stored(worker) == 80, timeout=120, message="the 40 sent while the intake worker was down")
+    [second] = _intake_workers(worker)
     assert second != first
-    assert f"normaliser worker {first} exited with -9" in worker.log()
+    assert f"intake worker {first} exited with -9" in worker.log()
 
 
-def test_normaliser_workers_stop_when_their_worker_is_killed(start_worker) -> None:  # type: ignore[no-untyped-def]
+def test_intake_workers_stop_when_their_worker_is_killed(start_worker) -> None:  # type: ignore[no-untyped-def]
     """SIGKILL gives the worker no chance to stop them; they must not outlive it."""
-    worker = start_worker(CRIMELINK_NORMALISER_PROCESSES="2")
-    normalisers = wait_until(lambda: len(_normaliser_workers(worker)) == 2 and _normaliser_workers(worker),
-                             message="two normaliser workers")
+    worker = start_worker(CRIMELINK_INTAKE_PROCESSES="2")
+    intake = wait_until(lambda: len(_intake_workers(worker)) == 2 and _intake_workers(worker),
+                             message="two intake workers")
     assert worker.process.process is not None
     worker.process.process.kill()
     worker.process.process.wait()
-    wait_until(lambda: not any(_alive(pid) for pid in normalisers), timeout=30, message="the normaliser workers to stop")
-    assert worker.log().count("the worker that started this normaliser worker is gone; stopping") == 2
+    wait_until(lambda: not any(_alive(pid) for pid in intake), timeout=30, message="the intake workers to stop")
+    assert worker.log().count("the worker that started this intake worker is gone; stopping") == 2

@@ -84,12 +84,12 @@ def _revised(record: SimulatedRecord) -> bytes:
 
 @pytest.mark.parametrize("settings", [
     {},
-    {"CRIMELINK_NORMALISER_PROCESSES": "0"},
+    {"CRIMELINK_INTAKE_PROCESSES": "0"},
     {"CRIMELINK_SENT_ENVELOPES_MIB": "0"},
-], ids=["normaliser-worker", "normalised-in-worker-envelopes-from-memory", "envelopes-parsed"])
+], ids=["intake-worker", "intake-in-worker-envelopes-from-memory", "envelopes-parsed"])
 def test_every_message_ends_in_exactly_one_outcome_with_duplicates_and_revisions(  # type: ignore[no-untyped-def]
         start_worker, settings: dict[str, str]) -> None:
-    """In each way the worker can run its hops: normalising in a normaliser worker (the default) or in the worker, and
+    """In each way the worker can run its hops: normalising and gating in an intake worker (the default) or in the worker, and
     envelopes taken back from memory or parsed (as after a restart or from another worker)."""
     worker = start_worker(**settings)
     now = datetime.now(UTC)
