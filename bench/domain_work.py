@@ -1,19 +1,25 @@
 """crimelink's own per-incident work with no Kafka at all: the ceiling no transport tuning can pass.
 
-The same steps the worker runs, on the same records, in one thread: normalise a batch as the
-worker's normaliser does (``streams.normalising.normalise_batch``: dead letters and their feedback
-serialised, incidents packed into the gate's envelope); take the envelope back from memory
-(``streams.envelopes.SentEnvelopes``, as a worker normalising in its own thread does); the
-crime-number gate; checked incident, feedback and compact case serialised; the case envelope taken
-back likewise; correlation; links/series/alerts serialised; the ClickHouse rows built from the
-checked incidents' JSON (the insert itself is left out: it runs on the store's own thread). Used by
-bench/throughput.py, side by side with the end-to-end run.
+The same steps as the default arrangement (one intake worker beside the worker), on the same records, in
+one thread, each process's share timed apart:
+
+- intake worker: normalise a batch as the normaliser does (``streams.normalising.normalise_batch``: dead
+  letters and their feedback serialised, incidents packed into the gate's envelope); take the envelope
+  back from memory (``streams.envelopes.SentEnvelopes``); the crime-number gate; checked incident,
+  feedback and compact case serialised and the cases packed;
+- worker: the case envelope parsed (it comes from the other process); correlation; links/series/alerts
+  serialised; the ClickHouse rows built from the checked incidents' and feedback JSON (the insert itself
+  is left out: it runs on the store's own thread).
+
+With both processes busy, the slower share bounds the rate. Used by bench/throughput.py, side by side with
+the end-to-end run.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -26,49 +32,70 @@ from crimelink.runtime import tune_garbage_collector
 from crimelink.settings import Settings
 from crimelink.simulate import SimulatedRecord
 from crimelink.stores import StoreRegistry
-from schemas.correlation import Case
+from schemas.correlation import Case, CorrelateCases, correlation_commands
 from schemas.incident import Incident
 from sinks.clickhouse import feedback_row, incident_row
 from streams.envelopes import CASES_HEAD, SentEnvelopes, pack_models
 from streams.normalising import normalise_batch
 from streams.topic_names import TopicNames
 
-__all__ = ["domain_seconds"]
+__all__ = ["DomainWork", "domain_work"]
 
 
-def domain_seconds(records: Sequence[SimulatedRecord], batch_size: int = 500) -> float:
-    """Seconds of single-threaded work for ``records``, with the worker's garbage-collector setting."""
+@dataclass(frozen=True)
+class DomainWork:
+    """Seconds of single-threaded work, per process of the default arrangement."""
+
+    intake: float
+    worker: float
+
+    @property
+    def total(self) -> float:
+        return self.intake + self.worker
+
+
+def domain_work(records: Sequence[SimulatedRecord], batch_size: int = 500) -> DomainWork:
+    """Work for ``records``, with the worker's garbage-collector setting."""
     tune_garbage_collector(Settings().gc_young_threshold)
     normaliser = Normaliser(StoreRegistry.load())
     names = TopicNames(Settings())
     gate = CrimeNumberGate({}, deadline=timedelta(days=14), expired_retention=timedelta(days=365))
     correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig())
     sent_incidents: SentEnvelopes[Incident] = SentEnvelopes()
-    sent_cases: SentEnvelopes[Case] = SentEnvelopes()
     now = datetime.now(UTC)
-    started = time.perf_counter()
+    intake = worker = 0.0
     for first in range(0, len(records), batch_size):
+        started = time.perf_counter()
         batch = normalise_batch(normaliser, [
             RawRecord(record.feed_format, record.value, "raw", 0, first + offset, now)
             for offset, record in enumerate(records[first:first + batch_size])
         ], names, 1)
+        for_worker: list[tuple[list[bytes], list[bytes], list[bytes]]] = []
         for envelope, packed in batch.envelopes:
             sent_incidents.remember(envelope, packed)
-            checked, feedback, cases = [], [], []
+            checked: list[bytes] = []
+            feedback: list[bytes] = []
+            cases: list[Case] = []
             for incident in sent_incidents.take(envelope) or []:
                 outcome = gate.on_incident(incident, now)
                 for item in outcome.checked:
-                    checked.append(item.model_dump_json())
+                    checked.append(item.model_dump_json().encode())
                     cases.append(Case.from_incident(item))
-                feedback.extend(entry.model_dump_json() for entry in outcome.feedback)
-            for case_envelope, packed_cases in pack_models(cases, CASES_HEAD):
-                sent_cases.remember(case_envelope, packed_cases)
-                for case in sent_cases.take(case_envelope) or []:
-                    outcome = correlator.on_incident(case)
-                    for produced in (*outcome.links, *outcome.series, *outcome.alerts):
+                feedback.extend(entry.model_dump_json().encode() for entry in outcome.feedback)
+            for_worker.append((checked, feedback, [case_envelope for case_envelope, _ in pack_models(cases, CASES_HEAD)]))
+        handed_over = time.perf_counter()
+        intake += handed_over - started
+        for checked, feedback, case_envelopes in for_worker:
+            for case_envelope in case_envelopes:
+                command = correlation_commands.validate_json(case_envelope)
+                assert isinstance(command, CorrelateCases)
+                for case in command.cases:
+                    linked = correlator.on_incident(case)
+                    for produced in (*linked.links, *linked.series, *linked.alerts):
                         produced.model_dump_json()
             for value in checked:
                 incident_row(orjson.loads(value))
             for value in feedback:
                 feedback_row(orjson.loads(value))
-    return time.perf_counter() - started
+        worker += time.perf_counter() - handed_over
+    return DomainWork(intake, worker)

@@ -10,9 +10,10 @@ topics on a local broker, then measures on those same messages:
    crimelink's worker uses (``streams.transport``) -- the fair ceiling, and the one the ratio is taken to;
 3. crimelink's worker: normalise -> crime-number gate -> correlation -> ClickHouse, from the first
    record consumed to the last row visible in ClickHouse, with the CPU time and peak memory of the
-   worker and its normaliser workers (peaks summed);
-4. crimelink's own work on the same records with no Kafka at all (bench/domain_work.py): the rate
-   one Python thread could reach if every transport cost were zero.
+   worker and its intake workers (peaks summed);
+4. crimelink's own work on the same records with no Kafka at all (bench/domain_work.py), the intake
+   worker's share and the worker's timed apart: with both processes busy, the slower share bounds the
+   rate, even if every transport cost were zero.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import uuid
 from pathlib import Path
 
 from bench._local import REPO, bench_workdir, forget_topics, local_broker, start_worker
-from bench.domain_work import domain_seconds
+from bench.domain_work import domain_work
 from crimelink.kafka_io import Publisher, declare_topics
 from crimelink.query_client import run_query
 from crimelink.settings import Settings
@@ -71,7 +72,7 @@ def _bare_faust(bootstrap: str, topics: list[str], expect: int, workdir: Path, s
 
 
 def _proc_stats(pid: int) -> tuple[float, int]:
-    """(CPU seconds, peak resident KiB) of a live process and its live children (its normaliser workers)."""
+    """(CPU seconds, peak resident KiB) of a live process and its live children (its intake workers)."""
     ticks = os.sysconf("SC_CLK_TCK")
     children = [int(child) for thread in Path(f"/proc/{pid}/task").glob("*/children") for child in thread.read_text().split()]
     cpu, peak = 0.0, 0
@@ -133,7 +134,7 @@ def main() -> None:
         if spy is not None:
             spy.wait(30)
         crimelink_seconds = done - (first or done)
-        domain = domain_seconds(records)
+        domain = domain_work(records)
         results = {
             "count": args.count,
             "produce_per_s": round(args.count / produce_seconds),
@@ -143,8 +144,10 @@ def main() -> None:
             "crimelink_end_to_end_per_s": round(args.count / max(crimelink_seconds, 1e-9)),
             "crimelink_worker_cpu_seconds": round(cpu, 1),
             "crimelink_worker_peak_rss_mib": round(peak_kib / 1024),
-            "domain_work_only_per_s": round(args.count / domain),
-            "domain_work_us_per_incident": round(domain / args.count * 1e6),
+            "domain_work_only_per_s": round(args.count / max(domain.intake, domain.worker)),
+            "domain_work_us_per_incident": round(domain.total / args.count * 1e6),
+            "domain_work_intake_us_per_incident": round(domain.intake / args.count * 1e6),
+            "domain_work_worker_us_per_incident": round(domain.worker / args.count * 1e6),
         }
         results["ratio_to_bare_faust"] = round(results["crimelink_end_to_end_per_s"] / results["bare_faust_per_s"], 3)
         results["ratio_to_bare_faust_as_shipped"] = round(
