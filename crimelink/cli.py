@@ -117,7 +117,7 @@ def worker(loglevel: str, exit_with: int | None) -> None:
     store.open_store()
     tune_garbage_collector(settings.gc_young_threshold)
     click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.store().where}, web {settings.web_url}")
-    intake = IntakeWorkers(settings.intake_processes, loglevel)
+    intake = IntakeWorkers(settings.intake_processes, loglevel, app_id=settings.app_id, home=settings.home)
     pids = intake.start()
     click.echo(f"crimelink worker: intake workers (pid {', '.join(map(str, pids))})" if pids
                else "crimelink worker: normalising and gating in this process")

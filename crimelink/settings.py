@@ -79,6 +79,11 @@ class Settings(BaseSettings):
                                    "normalise the raw topics and run the crime-number gate), freeing its one Python "
                                    "thread for correlation and the sink (0: the worker does both).",
     )
+    intake_instance: str | None = Field(
+        None, description="This intake worker's static membership of its consumer group (Kafka's group.instance.id): a "
+                          "replacement with the same id takes over as it joins, not after the session timeout. The "
+                          "worker sets one per intake worker it starts; unique per process across every machine.",
+    )
     worker_role: Literal["worker", "intake"] = Field(
         "worker", description="'intake': this worker only normalises and gates (group <app id>-intake). The worker "
                               "sets it for the intake workers it starts; set it by hand to run more on other machines.",

@@ -44,6 +44,7 @@ app = _App(
     topic_partitions=_settings.topic_partitions,
     topic_allow_declare=True,
     consumer_auto_offset_reset="earliest",
+    consumer_group_instance_id=_settings.intake_instance if _intake_only else None,  # streams/intake_workers.py
     web_enabled=not _intake_only,
     web_bind=_settings.web_host,
     web_host=_settings.web_host,
