@@ -177,10 +177,10 @@ def _connect(dsn: str, password: str | None, database: str | None, settings: dic
 
 
 class BatchSink(Generic[T]):
-    """Collects items and writes them to one table in a single insert per flush.
+    """Collects items and writes them to one table in a single insert per batch.
 
-    The caller flushes before committing offsets; a failed flush raises and keeps the batch,
-    so the offsets are not committed and nothing is lost.
+    The caller takes a batch (:meth:`take`) before anything else can add to it, writes it (:meth:`write`, retried
+    until it works) and only then commits the offsets it came from; what is added meanwhile belongs to the next batch.
     """
 
     def __init__(self, store: ClickHouseStore, table: str, columns: Sequence[str], to_row: Callable[[T], list[Any]]) -> None:
@@ -197,14 +197,26 @@ class BatchSink(Generic[T]):
     def __len__(self) -> int:
         return len(self._rows)
 
+    def take(self) -> list[list[Any]]:
+        """The rows added so far, as one batch; later adds start the next."""
+        rows, self._rows = self._rows, []
+        return rows
+
+    def write(self, rows: list[list[Any]]) -> int:
+        """One insert; a failure raises (:class:`SinkWriteError`) and the caller keeps ``rows`` to try again."""
+        if rows:
+            self.store.insert(self.table, self.columns, rows)
+            self.written += len(rows)
+        return len(rows)
+
     def flush(self) -> int:
-        rows, count = self._rows, len(self._rows)
-        if not rows:
-            return 0
-        self.store.insert(self.table, self.columns, rows)
-        self._rows = []
-        self.written += count
-        return count
+        """Take and write in one go, for a caller that adds nothing meanwhile; a failed batch is kept for the next."""
+        rows = self.take()
+        try:
+            return self.write(rows)
+        except SinkWriteError:
+            self._rows[:0] = rows
+            raise
 
 
 def _json(value: Any) -> str:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -113,14 +114,22 @@ class TopicSink(Service):
             self._after.append((route.after, value))
 
     async def store_and_commit(self) -> None:
-        """Insert every table's rows (retrying until it works), then commit the offsets they came from."""
+        """Insert every table's rows (retrying until it works), then commit the offsets they came from.
+
+        What was read so far is taken as one snapshot, with no await in between: a stop or a rebalance calls this
+        while :meth:`take_batch` may still be reading, and what it reads meanwhile is the next round's to insert and
+        to commit. (Committing offsets read after a table's insert, as this once did, lost those rows when the worker
+        then stopped.)
+        """
         async with self._lock:
-            for route in self.routes.values():
-                self.stored += await self._store(route.sink)
+            batches = [(route.sink, route.sink.take()) for route in self.routes.values()]
             after, self._after = self._after, []
+            pending, self._pending = self._pending, {}
+            for sink, rows in batches:
+                if rows:
+                    self.stored += await self._store(sink, rows)
             for callback, value in after:
                 callback(value)
-            pending, self._pending = self._pending, {}
             if pending and self._consumer is not None:
                 try:
                     await self._consumer.commit(pending)
@@ -129,11 +138,11 @@ class TopicSink(Service):
                     log.warning("%s: committing %d partitions failed after the rows were stored: %s",
                                 self.group_id, len(pending), error)
 
-    async def _store(self, sink: BatchSink[Any]) -> int:
+    async def _store(self, sink: BatchSink[Any], rows: list[list[Any]]) -> int:
         delay = self.first_retry_delay
         while True:
             try:
-                return await self._run_blocking(sink.flush)
+                return await self._run_blocking(partial(sink.write, rows))
             except SinkWriteError as error:
                 log.error("%s; retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)

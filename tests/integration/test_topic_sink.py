@@ -50,7 +50,7 @@ def test_rows_survive_a_store_outage_and_offsets_wait_for_them(kafka_bootstrap: 
     attempts: list[int] = []
 
     async def run_blocking(function):  # type: ignore[no-untyped-def]
-        attempts.append(len(rows))
+        attempts.append(len(function.args[0]))  # the rows of this attempt, held while the table is missing
         return await asyncio.to_thread(function)
 
     async def committed() -> int | None:
@@ -61,7 +61,7 @@ def test_rows_survive_a_store_outage_and_offsets_wait_for_them(kafka_bootstrap: 
                          batch_size=100, flush_seconds=0.2, first_retry_delay=0.05, max_retry_delay=0.1)
         await sink.start()
         try:
-            await _until(lambda: _now(len(attempts) >= 3 and len(rows) == 5))
+            await _until(lambda: _now(len(attempts) >= 3 and attempts[-1] == 5))
             during_outage = await committed()
             store.command(f"CREATE TABLE `{store.database}`.incidents_later AS `{store.database}`.incidents")
             await _until(lambda: _now(rows.written == 5))
@@ -76,3 +76,63 @@ def test_rows_survive_a_store_outage_and_offsets_wait_for_them(kafka_bootstrap: 
     assert after == 6 and skipped == 1
     stored = store.query("SELECT incident_id FROM incidents_later ORDER BY incident_id").rows
     assert stored == [(f"S-{number}",) for number in range(5)]
+
+
+def test_a_round_stores_and_commits_only_what_was_read_before_it_began(kafka_bootstrap: str,
+                                                                      store: ClickHouseStore) -> None:
+    """A stop or a rebalance stores and commits while the sink may still be reading: what it reads meanwhile must be
+    neither committed nor dropped by that round. Committing it lost rows when a worker stopped under load."""
+    token = uuid.uuid4().hex[:8]
+    first, second, group = f"sink-a-{token}", f"sink-b-{token}", f"sink-test-{token}"
+    declare_topics(kafka_bootstrap, [first, second], 1)
+    first_rows = BatchSink(store, "incidents", INCIDENT_COLUMNS, incident_row)
+    second_rows = BatchSink(store, "incidents", INCIDENT_COLUMNS, incident_row)
+
+    def publish(topic: str, numbers: range) -> None:
+        with Publisher(kafka_bootstrap) as publisher:
+            for number in numbers:
+                incident = checked_incident(incident={"id": f"{topic}-{number}", "revision": 1})
+                publisher.send(topic, json.dumps(incident).encode())
+
+    def stored_from(topic: str) -> int:
+        return int(store.query(f"SELECT count() FROM incidents WHERE incident_id LIKE '{topic}-%'").rows[0][0])
+
+    async def committed(topic: str) -> int | None:
+        return await asyncio.to_thread(_committed, kafka_bootstrap, group, topic)
+
+    async def scenario() -> None:
+        inserting_second = asyncio.Event()
+        release = asyncio.Event()
+
+        async def run_blocking(function):  # type: ignore[no-untyped-def]
+            if function.func.__self__ is second_rows and not release.is_set():
+                inserting_second.set()  # the first table's rows are in; this round is half done
+                await release.wait()
+            return await asyncio.to_thread(function)
+
+        sink = TopicSink(bootstrap=kafka_bootstrap, group_id=group, routes=[Route(first, first_rows),
+                         Route(second, second_rows)], run_blocking=run_blocking, batch_size=100, flush_seconds=0.5)
+        await sink.on_start()  # the consumer only: the test drives reading and storing itself
+        try:
+            publish(first, range(5))
+            publish(second, range(1))
+            taken = 0
+            while taken < 6:
+                taken += await sink.take_batch()
+            round_one = asyncio.ensure_future(sink.store_and_commit())
+            await asyncio.wait_for(inserting_second.wait(), 30)
+            publish(first, range(5, 10))
+            while taken < 11:  # read while round one is still storing
+                taken += await sink.take_batch()
+            release.set()
+            await round_one
+            assert stored_from(first) == 5
+            assert await committed(first) == 5  # not 10: rows 5-9 are not stored yet
+            assert len(first_rows) == 5  # and not dropped
+            await sink.store_and_commit()
+            assert stored_from(first) == 10 and await committed(first) == 10
+            assert stored_from(second) == 1 and await committed(second) == 1
+        finally:
+            await sink.on_stop()
+
+    asyncio.run(scenario())
