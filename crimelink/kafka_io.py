@@ -79,15 +79,27 @@ def check_partitions(bootstrap: str, expected: Mapping[str, int]) -> None:
                                  "CRIMELINK_TOPIC_PARTITIONS to the topics' count, or use a new CRIMELINK_TOPIC_PREFIX")
 
 
-def carry_offsets(bootstrap: str, group: str, from_groups: Iterable[str], topics: Iterable[str]) -> dict[TopicPartition, int]:
+def carry_offsets(bootstrap: str, group: str, from_groups: Iterable[str], topics: Iterable[str],
+                  timeout: float = 60.0) -> dict[TopicPartition, int]:
     """Move ``group``'s committed offsets on ``topics`` up to the furthest any of ``from_groups`` committed; returns
     the offsets moved. Nothing moves while ``group`` has members: they hold their own positions.
 
     Why: the same agents run under different consumer groups depending on the settings (intake workers or
     not), and a group that takes over would otherwise start from its own old position, or from the start, and
-    replay what the other group already handled.
+    replay what the other group already handled. A broker that has only just started has no group coordinator
+    yet; retriable errors are retried for up to ``timeout`` seconds.
     """
-    wanted = set(topics)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _carry_offsets(bootstrap, group, list(from_groups), set(topics))
+        except BrokerError as error:
+            if not getattr(error.__cause__, "retriable", False) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _carry_offsets(bootstrap: str, group: str, from_groups: list[str], wanted: set[str]) -> dict[TopicPartition, int]:
     with _admin(bootstrap, f"carrying committed offsets into consumer group {group}") as admin:
         if admin.describe_groups([group])[group]["group_state"] not in ("Empty", "Dead"):
             return {}
