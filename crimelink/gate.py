@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from crimelink import crime_numbers
 from crimelink.crime_numbers import RuleTable
 from crimelink.stored import load_stored
-from schemas.incident import CrimeNumberStatus, Eligibility, Incident, UtcDatetime
+from schemas.incident import CrimeNumberStatus, CrimeReference, Eligibility, Incident, UtcDatetime
 from schemas.outcomes import CrimeNumberUpdate, DeadLetter, Feedback, FeedbackStatus
 
 __all__ = ["apply_gate", "CrimeNumberGate", "GateOutcome", "HeldState", "feedback_for_dead_letter"]
@@ -38,12 +38,18 @@ def apply_gate(incident: Incident, rules: RuleTable | None = None, now: datetime
 
 
 class HeldState(BaseModel):
-    """What the gate remembers per incident: held awaiting a crime number, or expired."""
+    """What the gate remembers per incident: held awaiting a crime number, expired, or released from being held.
 
-    kind: Literal["held", "expired"]
+    The released marker is why a record of that incident read again (a retailer's resend, a replay after a restart)
+    does not hold it a second time: the gate forgets nothing else it would need to tell them apart.
+    """
+
+    kind: Literal["held", "expired", "released"]
     since: UtcDatetime
-    deadline: UtcDatetime  # held: when it expires; expired: when the marker itself is forgotten
+    deadline: UtcDatetime  # held: when it expires; a marker: when the marker itself is forgotten
     incident: Incident | None = None  # held only
+    revision: int | None = None  # released: the revision that was released
+    crime_reference: CrimeReference | None = None  # released: the valid reference that released it
 
 
 @dataclass
@@ -79,10 +85,19 @@ class CrimeNumberGate:
         if state is not None and state.incident is not None and state.incident.revision > incident.revision:
             # A late, older revision: stored as history, but the held newer revision stays in charge.
             return GateOutcome([apply_gate(incident, self._rules, now)], [])
+        if state is not None and state.kind == "released" and state.revision is not None \
+                and incident.revision <= state.revision:
+            return self._released_again(incident, state, now)
         return self._settle(key, apply_gate(incident, self._rules, now), state, now)
 
     def on_update(self, update: CrimeNumberUpdate, now: datetime) -> GateOutcome:
         state = self.state(update.key)
+        if state is not None and state.kind == "released":
+            assert state.crime_reference is not None
+            return GateOutcome([], [Feedback(
+                retailer=update.retailer, incident_id=update.incident_id, status=FeedbackStatus.UPDATE_IGNORED,
+                reason=f"the incident is already referable with crime number {state.crime_reference.normalised}",
+                action="to change the crime number, send a new revision of the incident", at=now)])
         if state is None or state.incident is None:
             reason = ("the incident expired without a valid crime number; it stays intelligence but can no longer be "
                       "referred" if state is not None else "no incident with this id is awaiting a crime number")
@@ -99,7 +114,7 @@ class CrimeNumberGate:
         state = self.state(key)
         if state is None or state.deadline > now:
             return GateOutcome()
-        if state.kind == "expired":
+        if state.kind != "held":
             self._forget(key)  # the marker has served its retention period
             return GateOutcome()
         assert state.incident is not None
@@ -113,12 +128,26 @@ class CrimeNumberGate:
 
     def _settle(self, key: str, checked: Incident, state: HeldState | None, now: datetime) -> GateOutcome:
         if checked.eligibility in _AWAITING:
-            since = state.since if state is not None else now
+            since = state.since if state is not None and state.kind == "held" else now
             deadline = since + self._deadline
             checked = checked.model_copy(update={"pending_deadline": deadline})
             self._keep(key, HeldState(kind="held", since=since, deadline=deadline, incident=checked))
-        else:
-            self._forget(key)
+        elif state is not None:  # it had been held (or released before): remember that it was released, and how
+            self._keep(key, HeldState(kind="released", since=now, deadline=now + self._expired_retention,
+                                      revision=checked.revision, crime_reference=checked.crime_reference))
+        return GateOutcome([checked], [_feedback(checked, now)])
+
+    def _released_again(self, incident: Incident, state: HeldState, now: datetime) -> GateOutcome:
+        """A record of a revision already released (or older) read again: it stays referable with the crime number
+        that released it, and is not held again; an older revision is stored as history only."""
+        assert state.crime_reference is not None and state.revision is not None
+        checked = apply_gate(incident, self._rules, now)
+        if incident.revision < state.revision:
+            return GateOutcome([checked], [])
+        if checked.eligibility in _AWAITING:
+            reference = incident.crime_reference.model_copy(update={
+                "raw": state.crime_reference.raw, "force_id": state.crime_reference.force_id})
+            checked = apply_gate(incident.model_copy(update={"crime_reference": reference}), self._rules, now)
         return GateOutcome([checked], [_feedback(checked, now)])
 
     @staticmethod

@@ -41,7 +41,8 @@ class Settings(BaseSettings):
         14 * 86400, gt=0, description="How long an incident may await a valid crime number before it expires."
     )
     expired_retention_days: int = Field(
-        365, ge=1, description="How long the gate remembers an expired incident, so a late update cannot make it referable."
+        365, ge=1, description="How long the gate remembers an expired incident (so a late update cannot make it "
+                               "referable) and a released one (so a resend or replay of it is not held again).",
     )
     expiry_check_seconds: float = Field(30.0, gt=0, description="How often the gate looks for incidents past their deadline.")
 

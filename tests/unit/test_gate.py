@@ -66,13 +66,61 @@ def test_an_update_releases_a_held_incident(gate: CrimeNumberGate, held: dict[st
     assert released.eligibility is Eligibility.REFERABLE
     assert released.crime_reference.normalised == "SX/12345678/25"
     assert released.status_changed_at == T0 + timedelta(days=2)
-    assert released.revision == 1 and held == {}
+    assert released.revision == 1
+    marker = gate.state("northway:NW-1")  # no longer held; remembered as released, with what released it
+    assert marker is not None and marker.kind == "released" and marker.incident is None and marker.revision == 1
+    assert marker.crime_reference is not None and marker.crime_reference.normalised == "SX/12345678/25"
 
 
 def test_a_new_revision_with_the_number_releases_it_too(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
     gate.on_incident(_incident("INC-1"), T0)
     outcome = gate.on_incident(_incident("SX/12345678/25", revision=2), T0 + timedelta(hours=5))
-    assert outcome.checked[0].eligibility is Eligibility.REFERABLE and held == {}
+    assert outcome.checked[0].eligibility is Eligibility.REFERABLE
+    marker = gate.state("northway:NW-1")
+    assert marker is not None and marker.kind == "released" and marker.revision == 2
+
+
+def test_a_released_revision_read_again_stays_referable_and_is_not_held_again(
+        gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    """A retailer's resend, or a replay after a restart, of the record an update released."""
+    gate.on_incident(_incident(None), T0)
+    gate.on_update(_update("SX/12345678/25"), T0 + timedelta(days=2))
+    outcome = gate.on_incident(_incident(None), T0 + timedelta(days=3))
+    (again,) = outcome.checked
+    assert again.eligibility is Eligibility.REFERABLE and again.crime_reference.normalised == "SX/12345678/25"
+    assert outcome.feedback[0].status is FeedbackStatus.REFERABLE
+    marker = gate.state("northway:NW-1")
+    assert marker is not None and marker.kind == "released"  # not held again
+    assert gate.due(T0 + DEADLINE + timedelta(days=1)) == []  # so it never expires either
+
+
+def test_after_a_release_an_older_revision_is_history_and_a_newer_one_is_checked_afresh(gate: CrimeNumberGate) -> None:
+    gate.on_incident(_incident(None, revision=2), T0)
+    gate.on_update(_update("SX/12345678/25"), T0 + timedelta(hours=1))
+    older = gate.on_incident(_incident(None, revision=1), T0 + timedelta(hours=2))
+    assert older.feedback == [] and older.checked[0].revision == 1
+    newer = gate.on_incident(_incident(None, revision=3), T0 + timedelta(hours=3))  # drops the number: held anew
+    assert newer.checked[0].eligibility is Eligibility.PENDING
+    assert newer.checked[0].pending_deadline == T0 + timedelta(hours=3) + DEADLINE
+    state = gate.state("northway:NW-1")
+    assert state is not None and state.kind == "held"
+
+
+def test_an_update_after_the_release_is_answered_and_changes_nothing(gate: CrimeNumberGate) -> None:
+    gate.on_incident(_incident(None), T0)
+    gate.on_update(_update("SX/12345678/25"), T0 + timedelta(hours=1))
+    outcome = gate.on_update(_update("SX/87654321/25"), T0 + timedelta(hours=2))
+    assert outcome.checked == [] and outcome.feedback[0].status is FeedbackStatus.UPDATE_IGNORED
+    assert "already referable with crime number SX/12345678/25" in outcome.feedback[0].reason
+
+
+def test_released_markers_are_forgotten_after_their_retention(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    gate.on_incident(_incident(None), T0)
+    gate.on_update(_update("SX/12345678/25"), T0 + timedelta(hours=1))
+    later = T0 + timedelta(hours=1, days=365)
+    assert gate.due(later) == ["northway:NW-1"]
+    assert gate.on_expire("northway:NW-1", later).checked == []
+    assert held == {}
 
 
 def test_a_bad_update_keeps_it_held_with_the_original_deadline(gate: CrimeNumberGate) -> None:
@@ -147,4 +195,5 @@ def test_state_written_as_a_dict_by_earlier_versions_still_loads(gate: CrimeNumb
     held["northway:NW-1"] = json.loads(held["northway:NW-1"])  # as a changelog from before might restore it
     outcome = gate.on_update(_update("SX/12345678/25"), T0 + timedelta(hours=1))
     assert [incident.eligibility for incident in outcome.checked] == [Eligibility.REFERABLE]
-    assert "northway:NW-1" not in held
+    marker = gate.state("northway:NW-1")
+    assert marker is not None and marker.kind == "released"
