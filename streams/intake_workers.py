@@ -138,8 +138,7 @@ def take_over_intake_offsets(settings: Settings, *, in_intake_workers: bool) -> 
     a crime-number update has since released would hold it again."""
     worker_group, intake_group = settings.app_id, f"{settings.app_id}-intake"
     earlier = f"{settings.app_id}-normaliser"  # the raw topics' group before the gate joined the intake workers
+    taking_over, other = (intake_group, worker_group) if in_intake_workers else (worker_group, intake_group)
     names = TopicNames(settings)
     topics = [*names.raw.values(), names.normalised, names.gate_commands, names.crime_number_updates]
-    if in_intake_workers:
-        return carry_offsets(settings.effective_kafka_bootstrap, intake_group, [worker_group, earlier], topics)
-    return carry_offsets(settings.effective_kafka_bootstrap, worker_group, [intake_group, earlier], topics)
+    return carry_offsets(settings.effective_kafka_bootstrap, taking_over, [other, earlier], topics)
