@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from crimelink import crime_numbers
 from crimelink.crime_numbers import RuleTable
+from crimelink.deadlines import DeadlineIndex
 from crimelink.stored import load_stored
 from schemas.incident import CrimeNumberStatus, CrimeReference, Eligibility, Incident, UtcDatetime
 from schemas.outcomes import CrimeNumberUpdate, DeadLetter, Feedback, FeedbackStatus
@@ -65,16 +66,21 @@ class CrimeNumberGate:
         self._deadline = deadline
         self._expired_retention = expired_retention
         self._rules = rules
+        self._deadlines: DeadlineIndex | None = None  # built from ``held`` on first use (see :meth:`reindex`)
 
     def state(self, key: str) -> HeldState | None:
         return load_stored(HeldState, self._held.get(key))
 
     def _keep(self, key: str, state: HeldState) -> None:
         self._held[key] = state.model_dump_json()  # one string (crimelink.stored)
+        if self._deadlines is not None:
+            self._deadlines.set(key, state.deadline)
 
     def _forget(self, key: str) -> None:
         if key in self._held:
             del self._held[key]
+        if self._deadlines is not None:
+            self._deadlines.discard(key)
 
     def on_incident(self, incident: Incident, now: datetime) -> GateOutcome:
         key = incident.key
@@ -113,6 +119,8 @@ class CrimeNumberGate:
     def on_expire(self, key: str, now: datetime) -> GateOutcome:
         state = self.state(key)
         if state is None or state.deadline > now:
+            if state is not None and self._deadlines is not None:
+                self._deadlines.set(key, state.deadline)  # not due after all (changed since): watch the real deadline
             return GateOutcome()
         if state.kind != "held":
             self._forget(key)  # the marker has served its retention period
@@ -123,8 +131,18 @@ class CrimeNumberGate:
         return GateOutcome([expired], [_feedback(expired, now)])
 
     def due(self, now: datetime) -> list[str]:
-        """Keys whose deadline has passed (held incidents to expire, expired markers to forget)."""
-        return [key for key, raw in list(self._held.items()) if load_stored(HeldState, raw).deadline <= now]
+        """Keys whose deadline has passed (held incidents to expire, markers to forget), each reported once: the
+        caller hands it to :meth:`on_expire`. Found in a deadline index, not by reading every entry."""
+        if self._deadlines is None:
+            self._deadlines = DeadlineIndex()
+            for key, raw in list(self._held.items()):
+                self._deadlines.set(key, _deadline_of(raw))
+        return self._deadlines.pop_due(now)
+
+    def reindex(self) -> None:
+        """Forget the deadline index; the next :meth:`due` builds it again from the held state. Call it when the state
+        changed other than through this gate (a Faust table recovered from its changelog after a rebalance)."""
+        self._deadlines = None
 
     def _settle(self, key: str, checked: Incident, state: HeldState | None, now: datetime) -> GateOutcome:
         if checked.eligibility in _AWAITING:
@@ -157,6 +175,20 @@ class CrimeNumberGate:
             "eligibility_reason": f"no valid crime number by {expired_at:%Y-%m-%d %H:%M} UTC; intelligence only, "
                                   "never referable",
         })
+
+
+_DEADLINE_FIELD = '"deadline":"'
+
+
+def _deadline_of(raw: str | dict[str, Any]) -> datetime:
+    """A stored state's deadline without parsing the whole state (a held incident is about 2 KB of JSON): the field
+    comes third in :class:`HeldState`'s JSON, before the incident."""
+    if isinstance(raw, str):
+        start = raw.find(_DEADLINE_FIELD, 0, 160)
+        if start >= 0:
+            start += len(_DEADLINE_FIELD)
+            return datetime.fromisoformat(raw[start:raw.index('"', start)])
+    return load_stored(HeldState, raw).deadline
 
 
 def _feedback(incident: Incident, now: datetime) -> Feedback:

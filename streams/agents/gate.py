@@ -37,6 +37,12 @@ gate = CrimeNumberGate(
 )
 
 
+@held.on_recover
+async def _reindex_recovered() -> None:
+    """Recovery (after every rebalance) writes the table from its changelog, past the gate's deadline index."""
+    gate.reindex()
+
+
 _CORRELATOR_HERE = _settings.worker_role == "worker"
 """In an intake worker the case envelopes go to another process: keeping their models (``streams.envelopes``) would only
 fill memory."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
 import pytest
+from kafka import KafkaAdminClient
 from kafka.partitioner.default import murmur2
 
 from crimelink.kafka_io import Publisher, read_topic
@@ -84,6 +86,46 @@ def test_pending_is_released_by_an_update_and_the_rest_expire(start_worker) -> N
     shown = subprocess.run([sys.executable, "-m", "crimelink.cli", "backlog", "northway", "--format", "json"],
                            env=worker.env, capture_output=True, text=True, check=True)
     assert [(row["incident_id"], row["status"]) for row in json.loads(shown.stdout)] == [("P-2", "expired")]
+
+
+def _gate_partitions_by_member(worker: RunningWorker) -> list[list[int]]:
+    """Each member of the worker's consumer group with the partitions of normalised incidents it was assigned."""
+    group = worker.env["CRIMELINK_APP_ID"]
+    logging.getLogger("kafka.admin").setLevel(logging.ERROR)  # it cannot decode Faust's member metadata, and says so
+    admin = KafkaAdminClient(bootstrap_servers=worker.bootstrap)
+    try:
+        described = admin.describe_groups([group])[group]
+    finally:
+        admin.close()
+    if described["group_state"] != "Stable":
+        return []
+    return [sorted(partition for assigned in member["member_assignment"]["assigned_partitions"]
+                   if assigned["topic"] == worker.topics.normalised for partition in assigned["partitions"])
+            for member in described["members"]]
+
+
+def test_incidents_held_by_a_worker_that_left_expire_in_the_one_that_took_over(  # type: ignore[no-untyped-def]
+        start_worker) -> None:
+    """Their held state reaches the other worker's table by changelog recovery at the rebalance, not through its
+    gate: its expiry check must still find them."""
+    gate_settings = {"CRIMELINK_PENDING_DEADLINE_SECONDS": "40", "CRIMELINK_EXPIRY_CHECK_SECONDS": "0.5",
+                     "CRIMELINK_INTAKE_PROCESSES": "0"}  # the gate in the workers, which leave their group at once
+    staying = start_worker(**gate_settings)
+    leaving = start_worker(CRIMELINK_APP_ID=staying.env["CRIMELINK_APP_ID"],
+                           CRIMELINK_TOPIC_PREFIX=staying.env["CRIMELINK_TOPIC_PREFIX"], **gate_settings)
+    wait_until(lambda: sorted(_gate_partitions_by_member(staying)) == [[0], [1]], timeout=60,
+               message="the two workers share the gate's partitions")
+    _send_incidents(staying, *(_record(f"H-{n}", None) for n in range(6)))
+    wait_until(lambda: len(_changelog_partitions(staying)) == 6, message="six incidents held")
+    assert set(_changelog_partitions(staying).values()) == {0, 1}  # held by both workers
+    leaving.stop()
+    wait_until(lambda: _gate_partitions_by_member(staying) == [[0, 1]], timeout=60, message="one worker left")
+
+    def expired() -> set[str]:
+        feedback = (Feedback.model_validate_json(value) for _, value, _ in read_records(staying.bootstrap,
+                                                                                          staying.topics.feedback))
+        return {entry.incident_id for entry in feedback if entry.status is FeedbackStatus.EXPIRED}
+    wait_until(lambda: expired() == {f"H-{n}" for n in range(6)}, timeout=90, message="all six expired")
 
 
 @pytest.mark.parametrize("after_restart", [{}, {"CRIMELINK_INTAKE_PROCESSES": "0"}],

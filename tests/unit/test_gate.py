@@ -197,3 +197,50 @@ def test_state_written_as_a_dict_by_earlier_versions_still_loads(gate: CrimeNumb
     assert [incident.eligibility for incident in outcome.checked] == [Eligibility.REFERABLE]
     marker = gate.state("northway:NW-1")
     assert marker is not None and marker.kind == "released"
+
+
+class _CountingReads(dict[str, Any]):
+    """A state mapping that counts how often every entry is read at once."""
+
+    whole_reads = 0
+
+    def items(self):  # type: ignore[no-untyped-def]
+        self.whole_reads += 1
+        return super().items()
+
+
+def test_the_expiry_check_reads_the_state_once_then_only_pops_what_is_due() -> None:
+    held = _CountingReads()
+    gate = CrimeNumberGate(held, deadline=DEADLINE, expired_retention=timedelta(days=365))
+    for n in range(5):
+        gate.on_incident(_incident(None, incident_id=f"NW-{n}"), T0 + timedelta(hours=n))
+    assert gate.due(T0) == [] and gate.due(T0 + DEADLINE + timedelta(hours=2)) == ["northway:NW-0", "northway:NW-1",
+                                                                                   "northway:NW-2"]
+    assert gate.due(T0 + DEADLINE + timedelta(hours=2)) == []  # each reported once: the expire command is on its way
+    gate.on_incident(_incident(None, incident_id="NW-9"), T0 + timedelta(days=1))  # indexed as it is written
+    assert gate.due(T0 + DEADLINE + timedelta(days=1)) == ["northway:NW-3", "northway:NW-4", "northway:NW-9"]
+    assert held.whole_reads == 1
+
+
+def test_a_key_reported_due_that_changed_meanwhile_is_watched_at_its_new_deadline(
+        gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    gate.on_incident(_incident(None), T0)
+    assert gate.due(T0 + DEADLINE) == ["northway:NW-1"]
+    other = CrimeNumberGate(held, deadline=DEADLINE * 2, expired_retention=timedelta(days=365))
+    other.on_incident(_incident(None, revision=2), T0 + timedelta(days=1))  # held for longer, past this gate's index
+    assert gate.on_expire("northway:NW-1", T0 + DEADLINE).checked == []  # not due by what is stored now
+    assert gate.due(T0 + DEADLINE * 2 - timedelta(seconds=1)) == []
+    assert gate.due(T0 + DEADLINE * 2) == ["northway:NW-1"]
+
+
+def test_state_restored_behind_the_gate_is_found_after_reindex(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    gate.on_incident(_incident(None), T0)
+    assert gate.due(T0) == []  # the index is built
+    restored = {}
+    CrimeNumberGate(restored, deadline=DEADLINE, expired_retention=timedelta(days=365)).on_incident(
+        _incident(None, incident_id="NW-2"), T0)
+    held.update(restored)  # as a Faust table's recovery writes it, past the gate
+    held["northway:NW-3"] = json.loads(restored["northway:NW-2"])  # and as a changelog from before might hold it
+    assert gate.due(T0 + DEADLINE) == ["northway:NW-1"]
+    gate.reindex()
+    assert sorted(gate.due(T0 + DEADLINE)) == ["northway:NW-1", "northway:NW-2", "northway:NW-3"]
