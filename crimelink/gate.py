@@ -66,21 +66,20 @@ class CrimeNumberGate:
         self._deadline = deadline
         self._expired_retention = expired_retention
         self._rules = rules
-        self._deadlines: DeadlineIndex | None = None  # built from ``held`` on first use (see :meth:`reindex`)
+        self._deadlines = DeadlineIndex()
+        self.reindex()
 
     def state(self, key: str) -> HeldState | None:
         return load_stored(HeldState, self._held.get(key))
 
     def _keep(self, key: str, state: HeldState) -> None:
         self._held[key] = state.model_dump_json()  # one string (crimelink.stored)
-        if self._deadlines is not None:
-            self._deadlines.set(key, state.deadline)
+        self._deadlines.set(key, state.deadline)
 
     def _forget(self, key: str) -> None:
         if key in self._held:
             del self._held[key]
-        if self._deadlines is not None:
-            self._deadlines.discard(key)
+        self._deadlines.discard(key)
 
     def on_incident(self, incident: Incident, now: datetime) -> GateOutcome:
         key = incident.key
@@ -119,7 +118,7 @@ class CrimeNumberGate:
     def on_expire(self, key: str, now: datetime) -> GateOutcome:
         state = self.state(key)
         if state is None or state.deadline > now:
-            if state is not None and self._deadlines is not None:
+            if state is not None:
                 self._deadlines.set(key, state.deadline)  # not due after all (changed since): watch the real deadline
             return GateOutcome()
         if state.kind != "held":
@@ -133,16 +132,14 @@ class CrimeNumberGate:
     def due(self, now: datetime) -> list[str]:
         """Keys whose deadline has passed (held incidents to expire, markers to forget), each reported once: the
         caller hands it to :meth:`on_expire`. Found in a deadline index, not by reading every entry."""
-        if self._deadlines is None:
-            self._deadlines = DeadlineIndex()
-            for key, raw in list(self._held.items()):
-                self._deadlines.set(key, _deadline_of(raw))
         return self._deadlines.pop_due(now)
 
     def reindex(self) -> None:
-        """Forget the deadline index; the next :meth:`due` builds it again from the held state. Call it when the state
-        changed other than through this gate (a Faust table recovered from its changelog after a rebalance)."""
-        self._deadlines = None
+        """Build the deadline index again from the held state. Call it when the state changed other than through this
+        gate: a Faust table recovered from its changelog after a rebalance (before its streams resume)."""
+        self._deadlines.clear()
+        for key, raw in list(self._held.items()):
+            self._deadlines.set(key, _deadline_of(raw))
 
     def _settle(self, key: str, checked: Incident, state: HeldState | None, now: datetime) -> GateOutcome:
         if checked.eligibility in _AWAITING:

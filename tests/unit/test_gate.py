@@ -200,7 +200,7 @@ def test_state_written_as_a_dict_by_earlier_versions_still_loads(gate: CrimeNumb
 
 
 class _CountingReads(dict[str, Any]):
-    """A state mapping that counts how often every entry is read at once."""
+    """A state mapping that counts how often all its entries are read."""
 
     whole_reads = 0
 
@@ -209,7 +209,7 @@ class _CountingReads(dict[str, Any]):
         return super().items()
 
 
-def test_the_expiry_check_reads_the_state_once_then_only_pops_what_is_due() -> None:
+def test_the_expiry_check_pops_what_is_due_without_reading_every_entry() -> None:
     held = _CountingReads()
     gate = CrimeNumberGate(held, deadline=DEADLINE, expired_retention=timedelta(days=365))
     for n in range(5):
@@ -235,7 +235,7 @@ def test_a_key_reported_due_that_changed_meanwhile_is_watched_at_its_new_deadlin
 
 def test_state_restored_behind_the_gate_is_found_after_reindex(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
     gate.on_incident(_incident(None), T0)
-    assert gate.due(T0) == []  # the index is built
+    assert gate.due(T0) == []
     restored = {}
     CrimeNumberGate(restored, deadline=DEADLINE, expired_retention=timedelta(days=365)).on_incident(
         _incident(None, incident_id="NW-2"), T0)
