@@ -10,7 +10,9 @@ neighbour or a pause on this shared machine lands on every size alike instead of
 size was being timed then. A throwaway correlator is exercised first, so no size pays for
 first-use costs (imports, caches, pydantic's lazy set-up). The figure is the median slice, in
 wall time and in this process's CPU time (the CPU time leaves out time the machine gave to other
-processes). The target: cost per incident within 1.5x from 10k to 1M held.
+processes). The target: cost per incident within 1.5x from 10k to 1M held. Last, each correlator's
+event time moves past the oldest hundredth of its window and the sweep that forgets them is timed (the correlator
+sweeps after every batch of cases, so this is the work one move of event time costs).
 
 The background is built from 5,000 simulated incidents; beyond that, each held incident takes its
 store and time from one, its descriptions from another and its tactics and goods from a third, and
@@ -103,12 +105,23 @@ def measure(sizes: list[int], probe: int, template: list[Case], rounds: int = 5)
                 correlator.on_incident(case)
             cpu[slot].append((time.process_time() - cpu_started) / len(chunk) * 1e6)
             wall[slot].append((time.perf_counter() - wall_started) / len(chunk) * 1e6)
+    sweeps = [_sweep_oldest_hundredth(correlator) for correlator, _ in filled]
     return [{"held": size, "us_per_incident": round(statistics.median(wall[slot]), 1),
              "cpu_us_per_incident": round(statistics.median(cpu[slot]), 1),
              "us_per_round": [round(value, 1) for value in wall[slot]],
              "cpu_us_per_round": [round(value, 1) for value in cpu[slot]],
-             "bytes_per_incident_held": filled[slot][1]}
+             "bytes_per_incident_held": filled[slot][1],
+             "swept": sweeps[slot][0], "sweep_ms": sweeps[slot][1]}
             for slot, size in enumerate(sizes)]
+
+
+def _sweep_oldest_hundredth(correlator: Correlator) -> tuple[int, float]:
+    """Cases forgotten, and milliseconds, when event time moves on past the oldest hundredth of the window."""
+    starts = sorted(case.start for key in correlator.state.cases if (case := correlator.case(key)) is not None)
+    held = len(correlator.state.cases)
+    started = time.perf_counter()
+    correlator.sweep(starts[len(starts) // 100] + correlator.config.window)
+    return held - len(correlator.state.cases), round((time.perf_counter() - started) * 1e3, 1)
 
 
 def main() -> None:
@@ -123,11 +136,13 @@ def main() -> None:
     tune_garbage_collector(get_settings().gc_young_threshold)
     template = _cases(5000, seed=1)
     rows = measure([int(size) for size in args.sizes.split(",")], args.probe, template, args.rounds)
-    print(f"{'held':>10} {'us/incident':>12} {'rounds min-max':>16} {'cpu us/incident':>16} {'bytes/incident held':>20}")
+    print(f"{'held':>10} {'us/incident':>12} {'rounds min-max':>16} {'cpu us/incident':>16} {'bytes/incident held':>20} "
+          f"{'sweep (cases, ms)':>18}")
     for row in rows:
         spread = f"{min(row['us_per_round'])}-{max(row['us_per_round'])}"
+        sweep = f"{row['swept']}, {row['sweep_ms']}"
         print(f"{row['held']:>10} {row['us_per_incident']:>12} {spread:>16} {row['cpu_us_per_incident']:>16} "
-              f"{row['bytes_per_incident_held']:>20}")
+              f"{row['bytes_per_incident_held']:>20} {sweep:>18}")
     growth = rows[-1]["us_per_incident"] / rows[0]["us_per_incident"]
     cpu_growth = rows[-1]["cpu_us_per_incident"] / rows[0]["cpu_us_per_incident"]
     print(f"cost growth {rows[0]['held']} -> {rows[-1]['held']} held: {growth:.2f}x wall, {cpu_growth:.2f}x CPU "

@@ -50,7 +50,6 @@ class Settings(BaseSettings):
     correlation_window_days: float = Field(28, gt=0, description="How far back an incident is linked to earlier ones.")
     alert_min_forces: int = Field(3, ge=1, description="Forces a series must span (within the window) to alert.")
     alert_min_regions: int = Field(2, ge=1, description="Regions a series must span (within the window) to alert.")
-    correlation_sweep_seconds: float = Field(60.0, gt=0, description="How often what left the window is forgotten.")
     alert_webhooks: list[str] = Field(
         default_factory=list, description="URLs that receive each alert as JSON (POST, retried); JSON list or comma-separated."
     )

@@ -88,7 +88,8 @@ class CorrelateCases(_Model):
 
 
 class SweepWindow(_Model):
-    """Forget what has left the window."""
+    """Forget what has left the window. Sent by a timer in earlier versions; the correlator now sweeps after every
+    command, and still reads this one where it is on the topic."""
 
     command: Literal["sweep"] = "sweep"
 

@@ -9,6 +9,7 @@ older than the window (by event time) is swept out, so memory is bounded by the 
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import Counter
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -74,6 +75,9 @@ class Correlator:
         # Event time: the latest start among held cases. Derived like the index (the newest case is never swept),
         # so it costs no changelog write per incident.
         self._latest: datetime | None = None
+        # (start, key) of every held case, earliest first, so a sweep pops what left the window instead of reading
+        # every case; an entry whose case has gone or moved is skipped when popped.
+        self._by_start: list[tuple[datetime, str]] = []
         self._index_ready = False
 
     # --- reading state -------------------------------------------------------------------------
@@ -107,15 +111,22 @@ class Correlator:
         keeps it in memory instead of writing every posting-list change to a changelog). Returns the cases indexed."""
         self.state.postings.clear()
         self._feature_counts.clear()
+        self._cache.clear()
         cases = sorted((load_stored(Case, raw) for raw in list(self.state.cases.values())), key=lambda case: case.start)
         for case in cases:
             self._cache[case.key] = case
             self._index(case)
+        self._by_start = [(case.start, case.key) for case in cases]  # sorted: already a heap
         self._latest = cases[-1].start if cases else None
         if _WATERMARK in self.state.series:  # written per incident by earlier versions; now derived
             del self.state.series[_WATERMARK]
         self._index_ready = True
         return len(cases)
+
+    def recovered(self) -> None:
+        """The tables were written past this correlator (recovered from their changelogs after a rebalance, perhaps
+        from another worker's writes): the index, the parsed cases and event time are rebuilt on next use."""
+        self._index_ready = False
 
     def hold(self, case: Case) -> None:
         """Keep and index a case without linking it (how benchmarks fill a window quickly)."""
@@ -123,8 +134,11 @@ class Correlator:
         self._index(case)
 
     def _store(self, case: Case) -> None:
+        known = self._cache.get(case.key)
         self.state.cases[case.key] = case.model_dump_json()  # one string (crimelink.stored): a third of a dict's memory
         self._cache[case.key] = case
+        if known is None or known.start != case.start:
+            heapq.heappush(self._by_start, (case.start, case.key))
         if self._latest is None or case.start > self._latest:
             self._latest = case.start
 
@@ -338,28 +352,29 @@ class Correlator:
         now = now or self._watermark() or datetime.now(UTC)
         cutoff = now - self.config.window
         outcome = CorrelationOutcome()
-        expired = [key for key in list(self.state.cases) if (held := self.case(key)) is not None and held.start < cutoff]
         touched: set[str] = set()
-        for key in expired:
+        postings = self.state.postings
+        while self._by_start and self._by_start[0][0] < cutoff:
+            start, key = heapq.heappop(self._by_start)
             gone_case = self.case(key)
+            if gone_case is None or gone_case.start != start:
+                continue  # swept already, or a revision moved it: the entry for its new start decides
             del self.state.cases[key]
             self._cache.pop(key, None)
-            for feature in prepare(gone_case).features if gone_case is not None else ():
+            for feature in prepare(gone_case).features:
                 self._feature_counts[feature] -= 1
                 if self._feature_counts[feature] <= 0:
                     del self._feature_counts[feature]
+            for posting_key in blocking_keys(gone_case):
+                posting = postings.get(posting_key)
+                if posting is not None and key in posting:
+                    posting.remove(key)
+                    if not posting:
+                        del postings[posting_key]
             series_id = self.state.series_of.get(key)
             if series_id is not None:
                 del self.state.series_of[key]
                 touched.add(series_id)
-        if expired:
-            gone = set(expired)
-            for posting_key, posting in list(self.state.postings.items()):
-                kept = [key for key in posting if key not in gone]
-                if not kept:
-                    del self.state.postings[posting_key]
-                elif len(kept) != len(posting):
-                    self.state.postings[posting_key] = kept
         for series_id in touched:
             refreshed = self._refresh(series_id)
             if refreshed is not None:

@@ -154,6 +154,58 @@ def test_the_window_bounds_memory() -> None:
     assert sum(len(p) for p in correlator.state.postings.values()) == len(kept)  # each under its vehicle
 
 
+class _CountingReads(dict[str, object]):
+    """A cases table that counts how often all its entries are read."""
+
+    whole_reads = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self.whole_reads += 1
+        return super().__iter__()
+
+    def values(self):  # type: ignore[no-untyped-def]
+        self.whole_reads += 1
+        return super().values()
+
+    def items(self):  # type: ignore[no-untyped-def]
+        self.whole_reads += 1
+        return super().items()
+
+
+def test_a_sweep_forgets_what_left_the_window_without_reading_every_case() -> None:
+    cases = _CountingReads()
+    correlator = Correlator(CorrelatorState(cases, {}, {}, {}), CorrelatorConfig(window=timedelta(days=2)))
+    for n in range(20):
+        correlator.on_incident(case(f"c{n}", "kent", n * 6, vehicle=f"KX{n:02d}AAA"))
+    reads_after_start = cases.whole_reads
+    correlator.sweep()
+    correlator.sweep(T0 + timedelta(hours=19 * 6 + 24))
+    assert sorted(cases, key=lambda key: int(key[1:])) == [f"c{n}" for n in range(15, 20)]
+    assert cases.whole_reads == reads_after_start + 1  # the one read is the assertion's own
+    assert sum(len(posting) for posting in correlator.state.postings.values()) == 5
+
+
+def test_a_revision_that_moves_an_incident_in_time_is_swept_by_its_new_start() -> None:
+    correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig(window=timedelta(days=2)))
+    correlator.on_incident(case("early", "kent", 0, vehicle="MV01AAA"))
+    correlator.on_incident(case("late", "kent", 40, vehicle="MV02AAA"))
+    correlator.on_incident(case("early", "kent", 30, vehicle="MV01AAA").model_copy(update={"revision": 2}))
+    correlator.on_incident(case("late", "kent", 1, vehicle="MV02AAA").model_copy(update={"revision": 2}))
+    correlator.sweep(T0 + timedelta(hours=60))  # the window starts at hour 12
+    assert sorted(correlator.state.cases) == ["early"]
+
+
+def test_cases_another_worker_wrote_are_indexed_once_recovered() -> None:
+    shared = CorrelatorState.in_memory()
+    here = Correlator(CorrelatorState(shared.cases, {}, shared.series, shared.series_of))
+    here.on_incident(case("h1", "kent", 0, vehicle="HH11AAA"))  # index built
+    Correlator(CorrelatorState(shared.cases, {}, shared.series, shared.series_of)).on_incident(
+        case("w1", "essex", 5, vehicle="WW11AAA"))  # the partition's last owner, before a rebalance
+    here.recovered()  # the cases table came back from its changelog
+    outcome = here.on_incident(case("w2", "sussex", 10, vehicle="WW11AAA"))
+    assert [link.a for link in outcome.links if link.strong] == ["w1"]
+
+
 def test_candidates_per_key_are_capped() -> None:
     correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig(max_posting=10))
     for n in range(50):
