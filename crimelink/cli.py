@@ -113,11 +113,15 @@ def worker(loglevel: str, exit_with: int | None) -> None:
         click.echo(f"crimelink intake worker: Kafka {bootstrap}")
         Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
         return
+    intake = IntakeWorkers(settings.intake_processes, loglevel, app_id=settings.app_id, home=settings.home)
+    retired = intake.retire_earlier_members(bootstrap)
+    if retired:
+        click.echo(f"crimelink worker: {len(retired)} intake worker(s) of an earlier run removed from their consumer "
+                   "group, which kept them after they stopped (static membership)")
     _took_over(take_over_intake_offsets(settings, in_intake_workers=bool(settings.intake_processes)))
     store.open_store()
     tune_garbage_collector(settings.gc_young_threshold)
     click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.store().where}, web {settings.web_url}")
-    intake = IntakeWorkers(settings.intake_processes, loglevel, app_id=settings.app_id, home=settings.home)
     pids = intake.start()
     click.echo(f"crimelink worker: intake workers (pid {', '.join(map(str, pids))})" if pids
                else "crimelink worker: normalising and gating in this process")

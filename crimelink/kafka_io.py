@@ -5,16 +5,19 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, NoError, TopicAlreadyExistsError
+from kafka.admin import MemberToRemove, NewTopic
+from kafka.errors import KafkaError, NoError, TopicAlreadyExistsError, UnknownMemberIdError
 from kafka.structs import OffsetAndMetadata
 
 from crimelink.errors import BrokerError, ConfigurationError
 
-__all__ = ["declare_topics", "check_partitions", "delete_topics", "carry_offsets", "Publisher", "read_topic",
-           "wait_for_broker"]
+__all__ = ["declare_topics", "check_partitions", "delete_topics", "carry_offsets", "remove_static_members", "Publisher",
+           "read_topic", "wait_for_broker"]
+
+T = TypeVar("T")
 
 
 def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
@@ -86,13 +89,41 @@ def carry_offsets(bootstrap: str, group: str, from_groups: Iterable[str], topics
 
     Why: the same agents run under different consumer groups depending on the settings (intake workers or
     not), and a group that takes over would otherwise start from its own old position, or from the start, and
-    replay what the other group already handled. A broker that has only just started has no group coordinator
-    yet; retriable errors are retried for up to ``timeout`` seconds.
+    replay what the other group already handled. Retriable errors are retried for up to ``timeout`` seconds.
     """
+    return _retrying(lambda: _carry_offsets(bootstrap, group, list(from_groups), set(topics)), timeout)
+
+
+def remove_static_members(bootstrap: str, group: str, stale: Callable[[str], bool], timeout: float = 60.0) -> list[str]:
+    """Remove from ``group`` the static members whose ``group.instance.id`` ``stale`` picks; returns their ids.
+
+    Why: a static member that stopped stays in its group until its session times out (Faust's: 60 s), the partitions
+    it had assigned to nobody meanwhile, and a group with members takes no carried-over offsets
+    (:func:`carry_offsets`). Retriable errors are retried for up to ``timeout`` seconds, as there.
+    """
+    return _retrying(lambda: _remove_static_members(bootstrap, group, stale), timeout)
+
+
+def _remove_static_members(bootstrap: str, group: str, stale: Callable[[str], bool]) -> list[str]:
+    with _admin(bootstrap, f"removing stopped static members from consumer group {group}") as admin:
+        members = admin.describe_groups([group])[group]["members"]
+        leaving = sorted(instance for member in members if (instance := member.get("group_instance_id")) and stale(instance))
+        if not leaving:
+            return []
+        results = admin.remove_group_members(group, [MemberToRemove(group_instance_id=instance) for instance in leaving])
+    failed = {who: error.__name__ for who, error in results.items() if error not in (NoError, UnknownMemberIdError)}
+    if failed:  # UnknownMemberId: it left by itself meanwhile
+        raise BrokerError(f"removing static members {failed} from consumer group {group} on {bootstrap} failed")
+    return leaving
+
+
+def _retrying(attempt: Callable[[], T], timeout: float) -> T:
+    """``attempt()``, again every 0.5 s while it fails with a retriable Kafka error (a broker that has only just
+    started has no group coordinator yet), for up to ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return _carry_offsets(bootstrap, group, list(from_groups), set(topics))
+            return attempt()
         except BrokerError as error:
             if not getattr(error.__cause__, "retriable", False) or time.monotonic() > deadline:
                 raise

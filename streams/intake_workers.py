@@ -26,7 +26,7 @@ from pathlib import Path
 
 from kafka import TopicPartition
 
-from crimelink.kafka_io import carry_offsets
+from crimelink.kafka_io import carry_offsets, remove_static_members
 from crimelink.settings import Settings
 from streams.topic_names import TopicNames
 
@@ -83,6 +83,19 @@ class IntakeWorkers:
                 process.kill()
                 process.wait()
 
+    def retire_earlier_members(self, bootstrap: str) -> list[str]:
+        """Before they start: remove from the intake group the static members an earlier run's intake workers on this
+        machine and working area left behind; returns their ids.
+
+        Why: a static member stays in its group after it stops, until the session times out (60 s). Had the earlier
+        run more intake workers, the partitions of those no longer started would be assigned to nobody until then;
+        and a group with members takes no carried-over offsets (:func:`take_over_intake_offsets`), so a switch of
+        ``CRIMELINK_INTAKE_PROCESSES`` would replay the intake topics. Static membership still serves its purpose: an
+        intake worker that dies while this worker runs is replaced under the same id.
+        """
+        prefix = self._instance_prefix()
+        return remove_static_members(bootstrap, f"{self._app_id}-intake", lambda instance: instance.startswith(prefix))
+
     def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, "CRIMELINK_WORKER_ROLE": "intake", "CRIMELINK_INTAKE_INSTANCE": self._instance(index)}
         command = [sys.executable, "-m", "crimelink.cli", "worker", "--loglevel", self._loglevel, "--exit-with",
@@ -94,8 +107,11 @@ class IntakeWorkers:
         restarts: a SIGKILLed one's replacement takes its partitions as it joins, where a new member would wait for the
         broker to drop the dead one (Faust's 60 s session timeout; measured here: 61 s without any intake). Unique per
         machine and working area, so the intake workers of two workers never fence each other."""
+        return f"{self._instance_prefix()}{index}"
+
+    def _instance_prefix(self) -> str:
         where = hashlib.sha1(f"{socket.gethostname()}:{self._home.resolve()}".encode()).hexdigest()[:12]
-        return f"{self._app_id}-intake-{where}-{index}"
+        return f"{self._app_id}-intake-{where}-"
 
     def _watch(self) -> None:
         delays = [self._first_delay] * self._count

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,19 @@ def test_intake_workers_stop_when_their_worker_is_killed(start_worker) -> None: 
     worker.process.process.wait()
     wait_until(lambda: not any(_alive(pid) for pid in intake), timeout=30, message="the intake workers to stop")
     assert worker.log().count("the worker that started this intake worker is gone; stopping") == 2
+
+
+def test_fewer_intake_workers_take_over_the_partitions_of_the_ones_no_longer_started(  # type: ignore[no-untyped-def]
+        start_worker) -> None:
+    """A static member stays in its group after it stops; the worker removes those an earlier run left, or the
+    partitions of the one no longer started would be assigned to nobody until the broker's session timeout (60 s)."""
+    worker = start_worker(CRIMELINK_INTAKE_PROCESSES="2")
+    wait_until(lambda: len(_intake_workers(worker)) == 2, message="two intake workers")
+    _publish(worker, 0, 20)  # keyed across both partitions
+    wait_until(lambda: _stored(worker) == 20, timeout=90, message="the first 20 incidents")
+    worker.restart(CRIMELINK_INTAKE_PROCESSES="1")
+    restarted = time.monotonic()
+    _publish(worker, 20, 20)
+    wait_until(lambda: _stored(worker) == 40, timeout=30, message="the next 20, from both partitions")
+    print(f"the next 20 stored {time.monotonic() - restarted:.1f}s after the restart")
+    assert "2 intake worker(s) of an earlier run removed" in worker.log()
