@@ -139,7 +139,8 @@ class CrimeNumberGate:
         gate: a Faust table recovered from its changelog after a rebalance (before its streams resume)."""
         self._deadlines.clear()
         for key, raw in list(self._held.items()):
-            self._deadlines.set(key, _deadline_of(raw))
+            if raw is not None:  # the table's default, should a read ever have stored it
+                self._deadlines.set(key, _deadline_of(raw))
 
     def _settle(self, key: str, checked: Incident, state: HeldState | None, now: datetime) -> GateOutcome:
         if checked.eligibility in _AWAITING:

@@ -241,6 +241,7 @@ def test_state_restored_behind_the_gate_is_found_after_reindex(gate: CrimeNumber
         _incident(None, incident_id="NW-2"), T0)
     held.update(restored)  # as a Faust table's recovery writes it, past the gate
     held["northway:NW-3"] = json.loads(restored["northway:NW-2"])  # and as a changelog from before might hold it
+    held["northway:NW-4"] = None  # the table's default value
     assert gate.due(T0 + DEADLINE) == ["northway:NW-1"]
     gate.reindex()
     assert sorted(gate.due(T0 + DEADLINE)) == ["northway:NW-1", "northway:NW-2", "northway:NW-3"]
