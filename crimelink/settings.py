@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     gc_young_threshold: int = Field(
         50_000, ge=700, description="Allocations between young garbage collections in the worker (Python's default: 700)."
     )
+    gc_freeze_seconds: float = Field(
+        5.0, ge=0, description="How often the worker leaves what survived out of later garbage collections "
+                               "(crimelink.runtime.freeze_survivors), so none walks the whole heap; 0: never.",
+    )
     intake_processes: int = Field(
         1, ge=0, le=8, description="Intake workers the worker starts beside it (Faust workers of their own that "
                                    "normalise the raw topics and run the crime-number gate), freeing its one Python "

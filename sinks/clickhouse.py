@@ -103,10 +103,18 @@ class ClickHouseStore:
         if not rows:
             return
         with self._lock:
+            context = None
             try:
-                self._client.insert(f"`{self.database}`.{table}", rows, column_names=list(columns))
+                context = self._client.create_insert_context(f"`{self.database}`.{table}", column_names=list(columns))
+                self._client.insert(context=context, data=rows)
             except Exception as error:
                 raise SinkWriteError(f"{self.database}.{table} at {self.where}", len(rows), error) from error
+            finally:
+                # clickhouse-connect's insert context refers to itself (a bound method kept on it), so it and every
+                # row it holds lived on until the cyclic garbage collector found them: 60,000 row lists in 30 s at
+                # 2,000/s. Emptied, it and the rows go at once, and freezing (crimelink.runtime) keeps none of them.
+                if context is not None and hasattr(context, "__dict__"):
+                    vars(context).clear()
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None, *, settings: dict[str, Any] | None = None) -> QueryResult:
         """Run a query with bound parameters (``{name:Type}`` placeholders) in crimelink's database."""

@@ -21,10 +21,9 @@ def _modules() -> list[str]:
     """An intake worker (streams/intake_workers.py) normalises and gates, in a consumer group of its own; a worker that
     starts intake workers leaves all that to them."""
     intake = ["streams.agents.normalise", "streams.agents.gate", "streams.agents.crime_number_updates"]
-    if _intake_only:
-        return intake
     core = ["streams.agents.correlate", "streams.sink", "streams.web"]
-    return core if _settings.intake_processes else [*core, *intake]
+    chosen = intake if _intake_only else core if _settings.intake_processes else [*core, *intake]
+    return [*chosen, "streams.garbage"]
 
 
 class _App(faust.App):

@@ -1,5 +1,6 @@
 """The ClickHouse store on the real embedded engine (chDB), one throwaway database per test."""
 
+import gc
 import json
 
 import pytest
@@ -63,6 +64,25 @@ def test_dead_letters_keep_reasons_and_payload(store: ClickHouseStore) -> None:
     store.insert("dead_letters", DEAD_LETTER_COLUMNS, [dead_letter_row(json.loads(letter.model_dump_json()))] * 2)
     rows = store.query("SELECT reason_problems, payload, offset FROM dead_letters FINAL").rows
     assert rows == [(["not-json"], "{oops", 9)]
+
+
+def test_an_insert_leaves_nothing_for_the_cyclic_garbage_collector(store: ClickHouseStore) -> None:
+    """The worker freezes what survives (crimelink.runtime): an insert that left its rows in a reference cycle would
+    keep them for good."""
+    rows = [incident_row(checked_incident(incident={"id": f"NW-GC-{n}", "revision": 1})) for n in range(50)]
+    store.insert("incidents", INCIDENT_COLUMNS, rows[:1])  # first-use set-up (caches, imports) out of the way
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        store.insert("incidents", INCIDENT_COLUMNS, rows)
+        del rows
+        gc.collect()
+        left = [type(item).__qualname__ for item in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
+    assert store.query("SELECT count() FROM incidents").rows == [(51,)]  # and it still stored them all
 
 
 def test_batch_sink_writes_one_insert_per_flush_and_keeps_rows_on_failure(store: ClickHouseStore) -> None:

@@ -1,0 +1,22 @@
+"""Freezing what survived (crimelink.runtime): left out of collections, still freed when nothing refers to it."""
+
+import gc
+import weakref
+
+from crimelink.runtime import freeze_survivors
+
+
+class _Held:
+    pass
+
+
+def test_a_frozen_object_is_left_out_of_collections_yet_freed_when_dropped() -> None:
+    held = _Held()
+    gone = weakref.ref(held)
+    try:
+        frozen = freeze_survivors()
+        assert frozen >= 1 and not any(item is held for item in gc.get_objects())  # collections no longer see it
+        del held
+        assert gone() is None  # reference counting freed it all the same
+    finally:
+        gc.unfreeze()
