@@ -20,3 +20,15 @@ def test_a_frozen_object_is_left_out_of_collections_yet_freed_when_dropped() -> 
         assert gone() is None  # reference counting freed it all the same
     finally:
         gc.unfreeze()
+
+
+def test_garbage_in_a_reference_cycle_is_collected_not_frozen() -> None:
+    cycle = _Held()
+    cycle.itself = cycle  # type: ignore[attr-defined]
+    gone = weakref.ref(cycle)
+    del cycle  # unreachable, but only the cyclic collector can free it
+    try:
+        freeze_survivors()
+        assert gone() is None
+    finally:
+        gc.unfreeze()
