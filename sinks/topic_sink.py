@@ -76,7 +76,9 @@ class TopicSink(Service):
     async def on_stop(self) -> None:
         if self._consumer is not None:
             await self.store_and_commit()
-            await self._consumer.stop()
+            async with self._lock:  # a round still running commits no more once the consumer is going
+                consumer, self._consumer = self._consumer, None
+                await consumer.stop()
 
     @Service.task
     async def _run(self) -> None:
