@@ -127,7 +127,7 @@ class LocalBroker:
         config = self._write_config()
         if not (self.data_dir / "log" / "meta.properties").exists():
             formatted = subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)),
+                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(config)),
                 capture_output=True, text=True, check=False,
             )
             if formatted.returncode != 0:
@@ -185,7 +185,8 @@ class LocalBroker:
 
 
 def _cluster_id() -> str:
-    """Kafka wants a base64url-encoded UUID without padding."""
+    """Kafka wants a base64url-encoded UUID without padding. One in 64 begins with "-", which the storage tool reads as
+    an option unless it is given as ``--cluster-id=...``."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
