@@ -175,6 +175,25 @@ def grocer_record(**changes: Any) -> dict[str, Any]:
     return record
 
 
+class CountingReads(dict[str, Any]):
+    """A state mapping (a table in the worker) that counts how often all its entries are read: iterated, or its
+    values or items taken."""
+
+    whole_reads = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self.whole_reads += 1
+        return super().__iter__()
+
+    def values(self):  # type: ignore[no-untyped-def]
+        self.whole_reads += 1
+        return super().values()
+
+    def items(self):  # type: ignore[no-untyped-def]
+        self.whole_reads += 1
+        return super().items()
+
+
 def checked_incident(**changes: Any) -> dict[str, Any]:
     """A grocer record normalised and gated, as the ClickHouse sink reads it from the checked-incidents topic."""
     from crimelink.gate import apply_gate

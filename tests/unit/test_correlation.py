@@ -9,6 +9,7 @@ from crimelink.correlation.engine import CorrelatorState
 from crimelink.correlation.evidence import render_html
 from schemas.correlation import Case, CaseDescription, CaseVehicle
 from schemas.reference import forces
+from tests.conftest import CountingReads
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 PLACES = {  # a store location per force (approximate town centres)
@@ -154,26 +155,8 @@ def test_the_window_bounds_memory() -> None:
     assert sum(len(p) for p in correlator.state.postings.values()) == len(kept)  # each under its vehicle
 
 
-class _CountingReads(dict[str, object]):
-    """A cases table that counts how often all its entries are read."""
-
-    whole_reads = 0
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        self.whole_reads += 1
-        return super().__iter__()
-
-    def values(self):  # type: ignore[no-untyped-def]
-        self.whole_reads += 1
-        return super().values()
-
-    def items(self):  # type: ignore[no-untyped-def]
-        self.whole_reads += 1
-        return super().items()
-
-
 def test_a_sweep_forgets_what_left_the_window_without_reading_every_case() -> None:
-    cases = _CountingReads()
+    cases = CountingReads()
     correlator = Correlator(CorrelatorState(cases, {}, {}, {}), CorrelatorConfig(window=timedelta(days=2)))
     for n in range(20):
         correlator.on_incident(case(f"c{n}", "kent", n * 6, vehicle=f"KX{n:02d}AAA"))

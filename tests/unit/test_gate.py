@@ -11,7 +11,7 @@ from crimelink.normalise import Normaliser, RawRecord
 from crimelink.stores import StoreRegistry
 from schemas.incident import Eligibility, Incident
 from schemas.outcomes import CrimeNumberUpdate, DeadLetter, FeedbackStatus
-from tests.conftest import grocer_record
+from tests.conftest import CountingReads, grocer_record
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 DEADLINE = timedelta(days=14)
@@ -199,18 +199,8 @@ def test_state_written_as_a_dict_by_earlier_versions_still_loads(gate: CrimeNumb
     assert marker is not None and marker.kind == "released"
 
 
-class _CountingReads(dict[str, Any]):
-    """A state mapping that counts how often all its entries are read."""
-
-    whole_reads = 0
-
-    def items(self):  # type: ignore[no-untyped-def]
-        self.whole_reads += 1
-        return super().items()
-
-
 def test_the_expiry_check_pops_what_is_due_without_reading_every_entry() -> None:
-    held = _CountingReads()
+    held = CountingReads()
     gate = CrimeNumberGate(held, deadline=DEADLINE, expired_retention=timedelta(days=365))
     for n in range(5):
         gate.on_incident(_incident(None, incident_id=f"NW-{n}"), T0 + timedelta(hours=n))
