@@ -21,9 +21,6 @@ class DeadlineIndex:
         self._deadlines: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, str]] = []  # may hold superseded deadlines: skipped when popped
 
-    def __len__(self) -> int:
-        return len(self._deadlines)
-
     def set(self, key: str, deadline: datetime) -> None:
         if self._deadlines.get(key) == deadline:
             return
