@@ -18,8 +18,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP)  # style, and the layer contracts (also checked by tests/unit/test_layout.py in make test)
 	$(VENV)/bin/ruff check .
+	rm -rf build/layers && $(VENV)/bin/pip install --quiet --no-deps --target build/layers .
+	cd build/layers && PYTHONPATH=. ../../$(VENV)/bin/lint-imports --no-cache ../../pyproject.toml
 
 bench: $(STAMP)  # the README's four benchmarks at their documented sizes (about 12 minutes here)
 	$(VENV)/bin/python -m bench.throughput --count 10000 --json bench/results/throughput.json

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from crimelink.broker import LocalBroker, fetch_broker, free_port
+from crimelink.cli.broker import LocalBroker, fetch_broker, free_port
+from crimelink.cli.worker_process import WorkerProcess
 from crimelink.errors import BrokerError
-from crimelink.kafka_io import delete_topics
 from crimelink.settings import Settings
-from crimelink.worker_process import WorkerProcess
+from crimelink.streams.kafka_io import delete_topics
 
 __all__ = ["REPO", "bench_workdir", "forget_topics", "local_broker", "start_worker"]
 
@@ -70,8 +70,8 @@ def start_worker(settings: Settings, home: Path, app_id: str, **extra_env: str) 
     web_port = free_port()
     dsn = f"chdb://{home / 'clickhouse'}"
     env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_KAFKA_BOOTSTRAP": settings.effective_kafka_bootstrap,
-           "CRIMELINK_TOPIC_PREFIX": settings.topic_prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
+           "CRIMELINK_TOPIC_PREFIX": settings.kafka.topic_prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
            "CRIMELINK_APP_ID": app_id, "CRIMELINK_WEB_PORT": str(web_port), "CRIMELINK_CLICKHOUSE_DSN": dsn, **extra_env}
     worker = WorkerProcess(env, home / "worker.log", f"http://127.0.0.1:{web_port}")
     worker.start()
-    return worker, settings.model_copy(update={"web_port": web_port, "clickhouse_dsn": dsn})
+    return worker, settings.replace(web={"port": web_port}, clickhouse={"dsn": dsn})

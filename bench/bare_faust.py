@@ -1,7 +1,7 @@
 """The ceiling: a bare Faust agent that only consumes the raw topics (take(1000)), nothing else.
 
 Run by bench/throughput.py as a subprocess: BARE_TOPICS, BARE_EXPECT, BARE_BOOTSTRAP, BARE_OUT, and BARE_SCHEME:
-``kafka`` for Faust as shipped, or crimelink's transport (``streams.transport``: the same, with the fetch wait
+``kafka`` for Faust as shipped, or crimelink's transport (``crimelink.streams.engine.transport``: the same, with the fetch wait
 crimelink's worker uses), so the ceiling has the one advantage crimelink has.
 """
 
@@ -13,12 +13,14 @@ import time
 
 import faust
 
-from streams.transport import SCHEME
+from crimelink.settings import KafkaSettings
+from crimelink.streams.engine.transport import SCHEME
 
 broker = f"{os.environ.get('BARE_SCHEME', SCHEME)}://{os.environ['BARE_BOOTSTRAP']}"
 app = faust.App(f"bare-{os.getpid()}", broker=broker, store="memory://", web_enabled=False,
                 consumer_auto_offset_reset="earliest", topic_allow_declare=False,
                 datadir=os.environ.get("BARE_DATADIR", "bare-data"))
+app.fetch_max_wait_ms = KafkaSettings().fetch_max_wait_ms  # as the worker reads it (crimelink.streams.engine.transport)
 topic = app.topic(*os.environ["BARE_TOPICS"].split(","), value_serializer="raw", key_serializer="raw")
 expect = int(os.environ["BARE_EXPECT"])
 seen = {"count": 0, "first": 0.0}

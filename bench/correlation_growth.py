@@ -34,16 +34,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crimelink.correlation import Correlator
-from crimelink.correlation.engine import CorrelatorState
-from crimelink.gate import apply_gate
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.runtime import tune_garbage_collector
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.linkage import Correlator
+from crimelink.linkage.correlator import CorrelatorState
+from crimelink.referral.gate import apply_gate
+from crimelink.schemas.correlation import Case
+from crimelink.schemas.incident import Incident
 from crimelink.settings import get_settings
-from crimelink.simulate import Simulator
-from crimelink.stores import StoreRegistry
-from schemas.correlation import Case
-from schemas.incident import Incident
+from crimelink.simulation.feed import Simulator
+from crimelink.streams.engine.garbage import tune_garbage_collector
 
 
 def _cases(count: int, seed: int) -> list[Case]:
@@ -133,7 +133,7 @@ def main() -> None:
                              "then moves one slice, not the figure)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    tune_garbage_collector(get_settings().gc_young_threshold)
+    tune_garbage_collector(get_settings().worker.gc_young_threshold)
     template = _cases(5000, seed=1)
     rows = measure([int(size) for size in args.sizes.split(",")], args.probe, template, args.rounds)
     print(f"{'held':>10} {'us/incident':>12} {'rounds min-max':>16} {'cpu us/incident':>16} {'bytes/incident held':>20} "

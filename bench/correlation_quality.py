@@ -18,14 +18,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from crimelink.correlation import Correlator, CorrelatorConfig
-from crimelink.correlation.engine import CorrelatorState
-from crimelink.gate import apply_gate
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.scenarios import OrcScenario
-from crimelink.stores import StoreRegistry
-from schemas.correlation import Case
-from schemas.incident import Incident
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.linkage import Correlator, CorrelatorConfig
+from crimelink.linkage.correlator import CorrelatorState
+from crimelink.referral.gate import apply_gate
+from crimelink.schemas.correlation import Case
+from crimelink.schemas.incident import Incident
+from crimelink.simulation.scenarios import OrcScenario
 
 
 def evaluate(scenario: OrcScenario, config: CorrelatorConfig | None = None, sweep_every: int = 2000) -> dict[str, Any]:

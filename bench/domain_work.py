@@ -3,9 +3,9 @@
 The same steps as the default arrangement (one intake worker beside the worker), on the same records, in
 one thread, each process's share timed apart:
 
-- intake worker: normalise a batch as the normaliser does (``streams.normalising.normalise_batch``: dead
+- intake worker: normalise a batch as the normaliser does (``crimelink.streams.normalising.normalise_batch``: dead
   letters and their feedback serialised, incidents packed into the gate's envelope); take the envelope
-  back from memory (``streams.envelopes.SentEnvelopes``); the crime-number gate; checked incident,
+  back from memory (``crimelink.streams.engine.envelopes.SentEnvelopes``); the crime-number gate; checked incident,
   feedback and compact case serialised and the cases packed;
 - worker: the case envelope parsed (it comes from the other process); correlation; links/series/alerts
   serialised; the ClickHouse rows built from the checked incidents' and feedback JSON (the insert itself
@@ -24,20 +24,20 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from crimelink.correlation import Correlator, CorrelatorConfig
-from crimelink.correlation.engine import CorrelatorState
-from crimelink.gate import CrimeNumberGate
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.runtime import tune_garbage_collector
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.linkage import Correlator, CorrelatorConfig
+from crimelink.linkage.correlator import CorrelatorState
+from crimelink.referral.gate import CrimeNumberGate
+from crimelink.schemas.correlation import Case, CorrelateCases, correlation_commands
+from crimelink.schemas.incident import Incident
 from crimelink.settings import Settings
-from crimelink.simulate import SimulatedRecord
-from crimelink.stores import StoreRegistry
-from schemas.correlation import Case, CorrelateCases, correlation_commands
-from schemas.incident import Incident
-from sinks.clickhouse import feedback_row, incident_row
-from streams.envelopes import CASES_HEAD, SentEnvelopes, pack_models
-from streams.normalising import normalise_batch
-from streams.topic_names import TopicNames
+from crimelink.simulation.feed import SimulatedRecord
+from crimelink.sinks.tables import incidents, retailer_feedback
+from crimelink.streams.engine.envelopes import CASES_HEAD, SentEnvelopes, pack_models
+from crimelink.streams.engine.garbage import tune_garbage_collector
+from crimelink.streams.normalising import normalise_batch
+from crimelink.streams.topics import TopicNames
 
 __all__ = ["DomainWork", "domain_work"]
 
@@ -56,7 +56,7 @@ class DomainWork:
 
 def domain_work(records: Sequence[SimulatedRecord], batch_size: int = 500) -> DomainWork:
     """Work for ``records``, with the worker's garbage-collector setting."""
-    tune_garbage_collector(Settings().gc_young_threshold)
+    tune_garbage_collector(Settings().worker.gc_young_threshold)
     normaliser = Normaliser(StoreRegistry.load())
     names = TopicNames(Settings())
     gate = CrimeNumberGate({}, deadline=timedelta(days=14), expired_retention=timedelta(days=365))
@@ -94,8 +94,8 @@ def domain_work(records: Sequence[SimulatedRecord], batch_size: int = 500) -> Do
                     for produced in (*linked.links, *linked.series, *linked.alerts):
                         produced.model_dump_json()
             for value in checked:
-                incident_row(orjson.loads(value))
+                incidents.row(orjson.loads(value))
             for value in feedback:
-                feedback_row(orjson.loads(value))
+                retailer_feedback.row(orjson.loads(value))
         worker += time.perf_counter() - handed_over
     return DomainWork(intake, worker)

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from bench._local import bench_workdir, forget_topics, local_broker, start_worker
-from crimelink.kafka_io import Publisher, declare_topics
-from crimelink.query_client import run_query
-from crimelink.scenarios import OrcScenario
-from crimelink.settings import Settings
-from crimelink.stores import StoreRegistry
-from streams.record_batches import BatchProducer, Output
-from streams.topic_names import TopicNames
+from crimelink.cli.query_client import run_query
+from crimelink.intake.stores import StoreRegistry
+from crimelink.settings import KafkaSettings, Settings
+from crimelink.simulation.scenarios import OrcScenario
+from crimelink.streams.engine.record_batches import BatchProducer, Output
+from crimelink.streams.kafka_io import Publisher, declare_topics
+from crimelink.streams.topics import TopicNames
 
 _TICK = 0.01  # the producer sends in 10 ms slices
 
@@ -101,8 +101,8 @@ async def _paced(bootstrap: str, names: TopicNames, records: list[Any], rate: fl
 def run_rate(bootstrap: str, rate: float, seconds: float, workdir: Path, settle_seconds: float) -> dict[str, Any]:
     token = uuid.uuid4().hex[:6]
     home = workdir / f"rate-{int(rate)}"
-    settings = Settings(home=home, kafka_bootstrap=bootstrap, topic_prefix=f"l{token}.", topic_partitions=1)
-    with forget_topics(bootstrap, settings.topic_prefix, f"latency-{token}"):
+    settings = Settings(home=home, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=f"l{token}.", topic_partitions=1))
+    with forget_topics(bootstrap, settings.kafka.topic_prefix, f"latency-{token}"):
         return _run_rate(bootstrap, rate, seconds, settings, token, settle_seconds)
 
 

@@ -7,7 +7,7 @@ topics on a local broker, then measures on those same messages:
 
 1. raw aiokafka ``getmany`` (consume only);
 2. a bare Faust agent with ``take(1000)`` (consume only), twice: Faust as shipped, and with the fetch wait
-   crimelink's worker uses (``streams.transport``) -- the fair ceiling, and the one the ratio is taken to;
+   crimelink's worker uses (``crimelink.streams.engine.transport``) -- the fair ceiling, and the one the ratio is taken to;
 3. crimelink's worker: normalise -> crime-number gate -> correlation -> ClickHouse, from the first
    record consumed to the last row visible in ClickHouse, with the CPU time and peak memory of the
    worker and its intake workers (peaks summed);
@@ -30,13 +30,13 @@ from pathlib import Path
 
 from bench._local import REPO, bench_workdir, forget_topics, local_broker, start_worker
 from bench.domain_work import domain_work
-from crimelink.kafka_io import Publisher, declare_topics
-from crimelink.query_client import run_query
-from crimelink.settings import Settings
-from crimelink.simulate import Simulator
-from crimelink.stores import StoreRegistry
-from streams.topic_names import TopicNames
-from streams.transport import SCHEME
+from crimelink.cli.query_client import run_query
+from crimelink.intake.stores import StoreRegistry
+from crimelink.settings import KafkaSettings, Settings
+from crimelink.simulation.feed import Simulator
+from crimelink.streams.engine.transport import SCHEME
+from crimelink.streams.kafka_io import Publisher, declare_topics
+from crimelink.streams.topics import TopicNames
 
 
 async def _getmany(bootstrap: str, topics: list[str], expect: int) -> float:
@@ -94,7 +94,8 @@ def main() -> None:
     token = uuid.uuid4().hex[:6]
     with (bench_workdir("crimelink-bench-") as workdir, local_broker(workdir) as bootstrap,
           forget_topics(bootstrap, f"b{token}.", f"bench-{token}")):
-        settings = Settings(home=workdir, kafka_bootstrap=bootstrap, topic_prefix=f"b{token}.", topic_partitions=1)
+        settings = Settings(home=workdir, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=f"b{token}.",
+                                                                     topic_partitions=1))
         names = TopicNames(settings)
         declare_topics(bootstrap, names.all(), 1, names.partitions)
         records = list(Simulator(StoreRegistry.load(), seed=3, fault_rate=0.04).records(args.count))

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from schemas.outcomes import Reason
+    from crimelink.schemas.outcomes import Reason
 
 __all__ = [
     "CrimelinkError",

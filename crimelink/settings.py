@@ -1,116 +1,56 @@
-"""The one settings object. Every value comes from the environment (prefix ``CRIMELINK_``) or ``.env``."""
+"""The one settings object, grouped by concern. Every value comes from the environment or ``.env``.
+
+Each group is its own ``BaseSettings`` (as quix-streams does for connection settings). Each field names the
+environment variable it is documented under (``CRIMELINK_...``, the names from before the settings were grouped), and
+also answers to ``CRIMELINK_<GROUP>_<FIELD>`` (its group's prefix and its name), never to a variable outside the
+``CRIMELINK_`` namespace. Only the command line (``crimelink.cli``) calls :func:`get_settings`; everything below it
+is handed the settings it needs.
+"""
 
 from __future__ import annotations
 
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "KafkaSettings", "ClickHouseSettings", "GateSettings", "LinkageSettings", "SinkSettings",
+           "WebSettings", "WorkerSettings", "get_settings"]
 
 
-class Settings(BaseSettings):
-    """crimelink configuration; see the README's configuration table for each field."""
+def _var(name: str, default: Any = ..., description: str = "", **constraints: Any) -> Any:
+    """A field read from the environment variable ``CRIMELINK_<name>`` (constructors take the field's own name)."""
+    return Field(default, validation_alias=f"CRIMELINK_{name}", description=description, **constraints)
 
-    model_config = SettingsConfigDict(env_prefix="CRIMELINK_", env_file=".env", extra="ignore")
 
-    home: Path = Field(Path(".crimelink"), description="Working area: broker, embedded ClickHouse, Faust state.")
+def _group(prefix: str) -> SettingsConfigDict:
+    # populate_by_name: constructors take field names; pydantic-settings then also reads env_prefix + field name,
+    # which is why every group has a prefix of its own.
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True)
 
-    # Kafka
-    kafka_bootstrap: str = Field(
-        "", description="host:port of an existing broker; empty means the local broker the CLI starts."
+
+class _Group(BaseSettings):
+    model_config = _group("CRIMELINK_")
+
+
+class KafkaSettings(_Group):
+    """The broker, the topics crimelink declares, and the consumer groups' names."""
+
+    model_config = _group("CRIMELINK_KAFKA_")
+
+    bootstrap: str = _var("KAFKA_BOOTSTRAP", "", "host:port of an existing broker; empty means the local broker the "
+                                                 "CLI starts.")
+    topic_prefix: str = _var("TOPIC_PREFIX", "crimelink.", "Prefix of every topic crimelink declares.")
+    topic_partitions: int = _var("TOPIC_PARTITIONS", 4, "Partitions for topics crimelink creates.", ge=1)
+    app_id: str = _var("APP_ID", "crimelink", "Faust application id (consumer group and table prefix).")
+    fetch_max_wait_ms: int = _var(
+        "FETCH_MAX_WAIT_MS", 20,
+        "Longest the broker may hold a fetch that finds no new data (Faust's own is 1,500 ms, which stalls a busy "
+        "worker while its idle partitions are polled).", ge=1, le=30_000,
     )
-    topic_prefix: str = Field("crimelink.", description="Prefix of every topic crimelink declares.")
-    topic_partitions: int = Field(4, ge=1, description="Partitions for topics crimelink creates.")
-    app_id: str = Field("crimelink", description="Faust application id (consumer group and table prefix).")
-
-    # ClickHouse
-    clickhouse_dsn: str = Field(
-        "", description="chdb:///path (embedded, default under home) or http(s)://user@host:port/db."
-    )
-    clickhouse_database: str = Field("crimelink", description="Database that holds crimelink's tables.")
-    clickhouse_password: SecretStr | None = Field(None, description="Password for an http(s) DSN.")
-    retention_days: int = Field(730, ge=1, description="TTL of incident and outcome rows, in days.")
-
-    # Crime-number gate
-    pending_deadline_seconds: float = Field(
-        14 * 86400, gt=0, description="How long an incident may await a valid crime number before it expires."
-    )
-    expired_retention_days: int = Field(
-        365, ge=1, description="How long the gate remembers an expired incident (so a late update cannot make it "
-                               "referable) and a released one (so a resend or replay of it is not held again).",
-    )
-    expiry_check_seconds: float = Field(30.0, gt=0, description="How often the gate looks for incidents past their deadline.")
-
-    # Correlation and alerts
-    correlation_window_days: float = Field(28, gt=0, description="How far back an incident is linked to earlier ones.")
-    alert_min_forces: int = Field(3, ge=1, description="Forces a series must span (within the window) to alert.")
-    alert_min_regions: int = Field(2, ge=1, description="Regions a series must span (within the window) to alert.")
-    alert_webhooks: list[str] = Field(
-        default_factory=list, description="URLs that receive each alert as JSON (POST, retried); JSON list or comma-separated."
-    )
-    webhook_attempts: int = Field(5, ge=1, description="Delivery attempts per alert and webhook.")
-
-    # Sink batching
-    sink_batch_size: int = Field(
-        5000, ge=1, description="Most records the sink reads before it inserts (one insert per table) and commits; under "
-                                "load larger batches mean fewer inserts, which is what keeps the sink up.",
-    )
-    sink_flush_seconds: float = Field(0.5, gt=0, description="Longest wait before a partial batch is written.")
-
-    # Worker performance
-    fetch_max_wait_ms: int = Field(
-        20, ge=1, le=30_000,
-        description="Longest the broker may hold a fetch that finds no new data (Faust's own is 1,500 ms, which stalls "
-                    "a busy worker while its idle partitions are polled).",
-    )
-    batch_size: int = Field(500, ge=1, description="Most raw records the normaliser takes at once (each batch goes on to "
-                                                   "the gate as one envelope per partition).")
-    batch_seconds: float = Field(0.05, gt=0, description="Longest wait for a batch to fill before handling what came.")
-    gc_young_threshold: int = Field(
-        50_000, ge=700, description="Allocations between young garbage collections in the worker (Python's default: 700)."
-    )
-    gc_freeze_seconds: float = Field(
-        5.0, ge=0, description="How often the worker leaves what survived out of later garbage collections "
-                               "(crimelink.runtime.freeze_survivors), so none walks the whole heap; 0: never.",
-    )
-    intake_processes: int = Field(
-        1, ge=0, le=8, description="Intake workers the worker starts beside it (Faust workers of their own that "
-                                   "normalise the raw topics and run the crime-number gate), freeing its one Python "
-                                   "thread for correlation and the sink (0: the worker does both).",
-    )
-    intake_instance: str | None = Field(
-        None, description="This intake worker's static membership of its consumer group (Kafka's group.instance.id): a "
-                          "replacement with the same id takes over as it joins, not after the session timeout. The "
-                          "worker sets one per intake worker it starts; unique per process across every machine.",
-    )
-    worker_role: Literal["worker", "intake"] = Field(
-        "worker", description="'intake': this worker only normalises and gates (group <app id>-intake). The worker "
-                              "sets it for the intake workers it starts; set it by hand to run more on other machines.",
-    )
-    sent_envelopes_mib: int = Field(
-        32, ge=0, description="Envelopes this worker sent that its own gate and correlator may take back without parsing, "
-                              "per hop, in MiB of JSON (0: always parse; a worker whose gate partitions are elsewhere "
-                              "gains nothing from them).",
-    )
-
-    # Worker web server (query API, dashboard)
-    web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")
-    web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server.")
-
-    # Reference data
-    stores_file: Path | None = Field(None, description="Store registry CSV; default is the bundled registry.")
-
-    @field_validator("alert_webhooks", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip().startswith("["):
-            return [url.strip() for url in value.split(",") if url.strip()]
-        return value
 
     @field_validator("topic_prefix")
     @classmethod
@@ -120,6 +60,142 @@ class Settings(BaseSettings):
             raise ValueError("topic_prefix may hold only letters, digits, '.', '_' and '-'")
         return value
 
+
+class ClickHouseSettings(_Group):
+    """Where results are stored: the embedded chDB engine by default, or a server."""
+
+    model_config = _group("CRIMELINK_CLICKHOUSE_")
+
+    dsn: str = _var("CLICKHOUSE_DSN", "", "chdb:///path (embedded, default under home) or http(s)://user@host:port/db.")
+    database: str = _var("CLICKHOUSE_DATABASE", "crimelink", "Database that holds crimelink's tables.")
+    password: SecretStr | None = _var("CLICKHOUSE_PASSWORD", None, "Password for an http(s) DSN.")
+    retention_days: int = _var("RETENTION_DAYS", 730, "TTL of incident and outcome rows, in days.", ge=1)
+
+
+class GateSettings(_Group):
+    """The crime-number gate: how long an incident may wait for its crime number."""
+
+    model_config = _group("CRIMELINK_GATE_")
+
+    pending_deadline_seconds: float = _var(
+        "PENDING_DEADLINE_SECONDS", 14 * 86400, "How long an incident may await a valid crime number before it expires.",
+        gt=0,
+    )
+    expired_retention_days: int = _var(
+        "EXPIRED_RETENTION_DAYS", 365, "How long the gate remembers an expired incident (so a late update cannot make "
+                                       "it referable) and a released one (so a resend or replay of it is not held "
+                                       "again).", ge=1,
+    )
+    expiry_check_seconds: float = _var("EXPIRY_CHECK_SECONDS", 30.0, "How often the gate looks for incidents past "
+                                                                     "their deadline.", gt=0)
+
+
+class LinkageSettings(_Group):
+    """Correlation and alerting thresholds."""
+
+    model_config = _group("CRIMELINK_LINKAGE_")
+
+    window_days: float = _var("CORRELATION_WINDOW_DAYS", 28, "How far back an incident is linked to earlier ones.",
+                              gt=0)
+    alert_min_forces: int = _var("ALERT_MIN_FORCES", 3, "Forces a series must span (within the window) to alert.",
+                                 ge=1)
+    alert_min_regions: int = _var("ALERT_MIN_REGIONS", 2, "Regions a series must span (within the window) to alert.",
+                                  ge=1)
+
+
+class SinkSettings(_Group):
+    """The ClickHouse sink's batching, and the alert webhooks it calls once an alert is stored."""
+
+    model_config = _group("CRIMELINK_SINK_")
+
+    batch_size: int = _var(
+        "SINK_BATCH_SIZE", 5000, "Most records the sink reads before it inserts (one insert per table) and commits; "
+                                 "under load larger batches mean fewer inserts, which is what keeps the sink up.", ge=1,
+    )
+    flush_seconds: float = _var("SINK_FLUSH_SECONDS", 0.5, "Longest wait before a partial batch is written.", gt=0)
+    alert_webhooks: Annotated[list[str], NoDecode] = Field(  # NoDecode: the validator below reads both forms
+        default_factory=list, validation_alias="CRIMELINK_ALERT_WEBHOOKS",
+        description="URLs that receive each alert as JSON (POST, retried); JSON list or comma-separated.",
+    )
+    webhook_attempts: int = _var("WEBHOOK_ATTEMPTS", 5, "Delivery attempts per alert and webhook.", ge=1)
+
+    @field_validator("alert_webhooks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+
+class WebSettings(_Group):
+    """The worker's web server (query API, dashboard)."""
+
+    model_config = _group("CRIMELINK_WEB_")
+
+    host: str = _var("WEB_HOST", "127.0.0.1", "Interface the worker's web server binds to.")
+    port: int = _var("WEB_PORT", 6066, "Port of the worker's web server.", ge=0, le=65535)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class WorkerSettings(_Group):
+    """How the worker spends its one Python thread: batching, garbage collection, intake workers, envelope reuse."""
+
+    model_config = _group("CRIMELINK_WORKER_")
+
+    batch_size: int = _var("BATCH_SIZE", 500, "Most raw records the normaliser takes at once (each batch goes on to "
+                                              "the gate as one envelope per partition).", ge=1)
+    batch_seconds: float = _var("BATCH_SECONDS", 0.05, "Longest wait for a batch to fill before handling what came.",
+                                gt=0)
+    gc_young_threshold: int = _var(
+        "GC_YOUNG_THRESHOLD", 50_000, "Allocations between young garbage collections in the worker (Python's default: "
+                                      "700).", ge=700,
+    )
+    gc_freeze_seconds: float = _var(
+        "GC_FREEZE_SECONDS", 5.0, "How often the worker leaves what survived out of later garbage collections "
+                                  "(crimelink.streams.engine.garbage.freeze_survivors), so none walks the whole heap; "
+                                  "0: never.", ge=0,
+    )
+    intake_processes: int = _var(
+        "INTAKE_PROCESSES", 1, "Intake workers the worker starts beside it (Faust workers of their own that normalise "
+                               "the raw topics and run the crime-number gate), freeing its one Python thread for "
+                               "correlation and the sink (0: the worker does both).", ge=0, le=8,
+    )
+    intake_instance: str | None = _var(
+        "INTAKE_INSTANCE", None, "This intake worker's static membership of its consumer group (Kafka's "
+                                 "group.instance.id): a replacement with the same id takes over as it joins, not after "
+                                 "the session timeout. The worker sets one per intake worker it starts; unique per "
+                                 "process across every machine.",
+    )
+    role: Literal["worker", "intake"] = _var(
+        "WORKER_ROLE", "worker", "'intake': this worker only normalises and gates (group <app id>-intake). The worker "
+                                 "sets it for the intake workers it starts; set it by hand to run more on other "
+                                 "machines.",
+    )
+    sent_envelopes_mib: int = _var(
+        "SENT_ENVELOPES_MIB", 32, "Envelopes this worker sent that its own gate and correlator may take back without "
+                                  "parsing, per hop, in MiB of JSON (0: always parse; a worker whose gate partitions "
+                                  "are elsewhere gains nothing from them).", ge=0,
+    )
+
+
+class Settings(_Group):
+    """crimelink configuration; docs/configuration.md lists every variable (``crimelink settings`` prints them)."""
+
+    home: Path = _var("HOME", Path(".crimelink"), "Working area: broker, embedded ClickHouse, Faust state.")
+    stores_file: Path | None = _var("STORES_FILE", None, "Store registry CSV; default is the bundled registry.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    linkage: LinkageSettings = Field(default_factory=LinkageSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
     @property
     def broker_state_file(self) -> Path:
         """Where ``crimelink broker start`` records the local broker's address."""
@@ -128,8 +204,8 @@ class Settings(BaseSettings):
     @property
     def effective_kafka_bootstrap(self) -> str:
         """The configured broker, else the local broker started by the CLI, else localhost:9092."""
-        if self.kafka_bootstrap:
-            return self.kafka_bootstrap
+        if self.kafka.bootstrap:
+            return self.kafka.bootstrap
         try:
             return str(json.loads(self.broker_state_file.read_text())["bootstrap"])
         except (FileNotFoundError, KeyError, ValueError):
@@ -138,18 +214,37 @@ class Settings(BaseSettings):
     @property
     def effective_clickhouse_dsn(self) -> str:
         """The configured DSN, or the embedded store under ``home``."""
-        return self.clickhouse_dsn or f"chdb://{(self.home / 'clickhouse').resolve()}"
+        return self.clickhouse.dsn or f"chdb://{(self.home / 'clickhouse').resolve()}"
 
     @property
     def is_embedded_store(self) -> bool:
         return self.effective_clickhouse_dsn.startswith("chdb:")
 
     @property
-    def web_url(self) -> str:
-        return f"http://{self.web_host}:{self.web_port}"
+    def intake_only(self) -> bool:
+        """This process is an intake worker (normalise and gate only)."""
+        return self.worker.role == "intake"
+
+    def replace(self, **groups: dict[str, Any]) -> Settings:
+        """A copy with some fields of some groups changed: ``settings.replace(web={"port": 8080})``."""
+        changed = {name: getattr(self, name).model_copy(update=fields) for name, fields in groups.items()}
+        return self.model_copy(update=changed)
+
+
+def variables(settings: BaseSettings) -> list[tuple[str, str, str]]:
+    """Every environment variable with its value in ``settings`` (secrets masked) and what it does, group by group."""
+    rows: list[tuple[str, str, str]] = []
+    for name, info in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(value, BaseSettings):
+            rows.extend(variables(value))
+            continue
+        shown = "**********" if isinstance(value, SecretStr) else json.dumps(value) if isinstance(value, list) else value
+        rows.append((str(info.validation_alias), "" if shown is None else str(shown), info.description or ""))
+    return rows
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Read the environment once; everything else asks here."""
+    """Read the environment once. Only the command line asks here; it hands the settings down."""
     return Settings()

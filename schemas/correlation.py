@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
-from schemas.incident import Incident, UtcDatetime
+from crimelink.schemas.incident import Incident, UtcDatetime
 
 __all__ = ["CaseDescription", "CaseVehicle", "Case", "CorrelateCases", "SweepWindow", "CorrelationCommand",
            "correlation_commands", "LinkEvidence", "Link", "Series", "Alert"]
@@ -81,7 +81,8 @@ class Case(_Model):
 
 class CorrelateCases(_Model):
     """Link these cases, in order. The gate sends one per batch: compact cases, so the correlator never re-reads
-    whole incidents, and one message for many, so Faust's per-message cost is paid once (``streams.envelopes``)."""
+    whole incidents, and one message for many, so Faust's per-message cost is paid once
+    (``crimelink.streams.engine.envelopes``)."""
 
     command: Literal["cases"] = "cases"
     cases: list[Case]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from schemas.incident import Incident
+from crimelink.schemas.incident import Incident
 
 __all__ = ["SCHEMA_FILE", "render_schema"]
 

@@ -186,6 +186,6 @@ class Incident(_Model):
 
 
 class IncidentBatch(BaseModel):
-    """What the normaliser sends the gate: one message per batch and partition (see ``streams.envelopes``)."""
+    """What the normaliser sends the gate: one message per batch and partition (see ``crimelink.streams.engine.envelopes``)."""
 
     incidents: list[Incident]

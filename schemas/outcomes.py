@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from schemas.incident import UtcDatetime
+from crimelink.schemas.incident import UtcDatetime
 
 __all__ = ["Reason", "DeadLetter", "CrimeNumberUpdate", "FeedbackStatus", "Feedback"]
 

@@ -6,11 +6,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TARGET = ROOT / "deploy" / "grafana" / "crimelink.json"
 PANELS = {  # stats query -> (title, Grafana panel type)
@@ -29,7 +27,7 @@ PANELS = {  # stats query -> (title, Grafana panel type)
 
 
 def render() -> str:
-    from streams.web import STATS_QUERIES
+    from crimelink.sinks.queries import STATS_QUERIES
 
     panels = []
     for index, (name, (title, kind)) in enumerate(PANELS.items()):

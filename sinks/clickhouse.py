@@ -11,26 +11,19 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlparse
 
-import orjson
-
 from crimelink.errors import QueryError, SchemaError, SinkWriteError, StoreError
 from crimelink.settings import Settings
-from sinks import schema
-from sinks.readonly import READ_ONLY_SETTINGS
+from crimelink.sinks import migrations
+from crimelink.sinks.readonly import READ_ONLY_SETTINGS
+from crimelink.sinks.tables import Table
 
-__all__ = ["ClickHouseStore", "BatchSink", "QueryResult", "Row", "incident_row", "dead_letter_row",
-           "INCIDENT_COLUMNS", "DEAD_LETTER_COLUMNS", "FEEDBACK_COLUMNS", "feedback_row", "LINK_COLUMNS", "link_row",
-           "SERIES_COLUMNS", "series_row", "ALERT_COLUMNS", "alert_row"]
+__all__ = ["ClickHouseStore", "BatchSink", "QueryResult"]
 
 log = logging.getLogger(__name__)
-_EPOCH_2020_MS = 1_577_836_800_000
 T = TypeVar("T")
-Row = dict[str, Any]
-"""A record as its topic carries it (the JSON of the pydantic model in ``schemas``), decoded with ``orjson.loads``."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +50,12 @@ class ClickHouseStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClickHouseStore:
-        password = settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
+        clickhouse = settings.clickhouse
+        password = clickhouse.password.get_secret_value() if clickhouse.password else None
         if settings.is_embedded_store:
             (settings.home / "clickhouse").mkdir(parents=True, exist_ok=True)
-        return cls(settings.effective_clickhouse_dsn, settings.clickhouse_database,
-                   password=password, retention_days=settings.retention_days)
+        return cls(settings.effective_clickhouse_dsn, clickhouse.database,
+                   password=password, retention_days=clickhouse.retention_days)
 
     @property
     def where(self) -> str:
@@ -75,19 +69,19 @@ class ClickHouseStore:
         """Create the database and apply pending migrations; returns the schema version now in force."""
         with self._lock:
             try:
-                for statement in schema.BOOTSTRAP:
-                    self._client.command(schema.render(statement, self.database, self.retention_days))
+                for statement in migrations.BOOTSTRAP:
+                    self._client.command(migrations.render(statement, self.database, self.retention_days))
                 # From here on unqualified table names in analysts' queries mean crimelink's tables.
                 self._client.close()
                 self._client = _connect(self.dsn, self._password, self.database)
                 applied = self._client.query(
                     f"SELECT max(version) FROM `{self.database}`.schema_migrations"
                 ).result_rows[0][0] or 0
-                for migration in schema.MIGRATIONS:
+                for migration in migrations.MIGRATIONS:
                     if migration.version <= applied:
                         continue
                     for statement in migration.statements:
-                        self._client.command(schema.render(statement, self.database, self.retention_days))
+                        self._client.command(migrations.render(statement, self.database, self.retention_days))
                     self._client.insert(
                         f"`{self.database}`.schema_migrations",
                         [[migration.version, migration.description]],
@@ -112,7 +106,8 @@ class ClickHouseStore:
             finally:
                 # clickhouse-connect's insert context refers to itself (a bound method kept on it), so it and every
                 # row it holds lived on until the cyclic garbage collector found them: 60,000 row lists in 30 s at
-                # 2,000/s. Emptied, it and the rows go at once, and freezing (crimelink.runtime) keeps none of them.
+                # 2,000/s. Emptied, it and the rows go at once, and freezing (crimelink.streams.engine.garbage) keeps
+                # none of them.
                 if context is not None and hasattr(context, "__dict__"):
                     vars(context).clear()
 
@@ -199,6 +194,13 @@ class BatchSink(Generic[T]):
         self._rows: list[list[Any]] = []
         self.written = 0
 
+    @classmethod
+    def for_table(cls, store: ClickHouseStore, table: Table) -> BatchSink[Any]:
+        """The sink of a table the sink writes (one with a row builder)."""
+        if table.row is None:
+            raise ValueError(f"table {table.name} has no row builder: nothing writes it from a topic")
+        return cls(store, table.name, table.insert_columns, table.row)
+
     def add(self, item: T) -> None:
         self._rows.append(self._to_row(item))
 
@@ -225,106 +227,3 @@ class BatchSink(Generic[T]):
         except SinkWriteError:
             self._rows[:0] = rows
             raise
-
-
-def _json(value: Any) -> str:
-    """Compact JSON for a String column (orjson: the sink turns every stored record into several of these)."""
-    return orjson.dumps(value).decode()
-
-
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
-
-
-def _version(incident: Row) -> int:
-    changed = _time(incident["status_changed_at"] or incident["received_at"])
-    assert changed is not None
-    millis = int(changed.timestamp() * 1000) - _EPOCH_2020_MS
-    return (incident["revision"] << 40) | max(0, min(millis, (1 << 40) - 1))
-
-
-INCIDENT_COLUMNS = [
-    "retailer", "incident_id", "revision", "version", "feed_format", "store_id", "store_name",
-    "store_postcode", "store_latitude", "store_longitude", "force_id", "region_id", "occurred_start",
-    "occurred_end", "source_local_time", "offence_code", "goods_categories", "goods_quantity",
-    "total_value_pence", "goods_json", "tactics", "offender_count", "offenders_json",
-    "vehicle_registrations", "vehicles_json", "violence", "threats", "weapon", "cctv_available",
-    "crime_ref_force", "crime_ref_raw", "crime_ref_normalised", "crime_ref_status", "crime_ref_reason",
-    "eligibility", "eligibility_reason", "pending_deadline", "status_changed_at", "narrative", "unmapped_codes",
-    "reported_at", "received_at", "source_topic",
-    "source_partition", "source_offset",
-]
-
-
-def incident_row(incident: Row) -> list[Any]:
-    store, occurred, reference, goods = incident["store"], incident["occurred"], incident["crime_reference"], incident["goods"]
-    source = incident["source"] or {"topic": "", "partition": 0, "offset": 0}
-    return [
-        incident["retailer"], incident["incident_id"], incident["revision"], _version(incident), incident["feed_format"],
-        store["store_id"], store["name"], store["postcode"], store["latitude"], store["longitude"], store["force_id"],
-        store["region_id"], _time(occurred["start"]), _time(occurred["end"]), occurred["source_local_time"],
-        incident["offence_code"], sorted({line["category"] for line in goods}), sum(line["quantity"] for line in goods),
-        incident["total_value_pence"], _json(goods), [tactic["code"] for tactic in incident["tactics"]],
-        incident["offenders"]["count"], _json(incident["offenders"]),
-        [v["registration"] for v in incident["vehicles"] if v["registration"] and v["registration_valid"]],
-        _json(incident["vehicles"]), incident["violence"], incident["threats"], incident["weapon"],
-        incident["cctv_available"], reference["force_id"], reference["raw"], reference["normalised"], reference["status"],
-        reference["reason"], incident["eligibility"], incident["eligibility_reason"], _time(incident["pending_deadline"]),
-        _time(incident["status_changed_at"]), incident["narrative"], incident["unmapped_codes"],
-        _time(incident["reported_at"]), _time(incident["received_at"]), source["topic"], source["partition"],
-        source["offset"],
-    ]
-
-
-DEAD_LETTER_COLUMNS = [
-    "feed_format", "retailer", "incident_id", "topic", "partition", "offset", "received_at", "reason_fields",
-    "reason_problems", "reason_messages", "reason_values", "summary", "payload", "payload_encoding",
-]
-
-
-LINK_COLUMNS = ["a", "b", "score", "strong", "features", "explanation", "evidence_json", "at"]
-
-
-def link_row(link: Row) -> list[Any]:
-    evidence = link["evidence"]
-    return [link["a"], link["b"], link["score"], link["strong"], sorted({e["feature"] for e in evidence}),
-            "; ".join(f"{e['feature']}: {e['detail']}" for e in evidence), _json(evidence), _time(link["at"])]
-
-
-SERIES_COLUMNS = ["series_id", "version", "members", "incident_count", "first_seen", "last_seen", "forces", "regions",
-                  "tactics", "goods", "vehicles", "total_value_pence", "referable", "pending"]
-
-
-def series_row(series: Row) -> list[Any]:
-    return [series["series_id"], series["version"], series["members"], len(series["members"]),
-            _time(series["first_seen"]), _time(series["last_seen"]), series["forces"], series["regions"],
-            series["tactics"], series["goods"], series["vehicles"], series["total_value_pence"], series["referable"],
-            series["pending"]]
-
-
-ALERT_COLUMNS = ["alert_id", "series_id", "level", "status", "forces", "regions", "lead_force", "lead_reason",
-                 "incident_count", "referable_count", "total_value_pence", "at", "evidence_json", "evidence_markdown"]
-
-
-def alert_row(alert: Row) -> list[Any]:
-    return [alert["alert_id"], alert["series_id"], alert["level"], alert["status"], alert["forces"], alert["regions"],
-            alert["lead_force"], alert["lead_reason"], alert["incident_count"], alert["referable_count"],
-            alert["total_value_pence"], _time(alert["at"]), _json(alert["evidence"]), alert["evidence_markdown"]]
-
-
-FEEDBACK_COLUMNS = ["retailer", "incident_id", "revision", "status", "reason", "action", "deadline", "at"]
-
-
-def feedback_row(entry: Row) -> list[Any]:
-    return [entry["retailer"], entry["incident_id"], entry["revision"], entry["status"], entry["reason"], entry["action"],
-            _time(entry["deadline"]), _time(entry["at"])]
-
-
-def dead_letter_row(letter: Row) -> list[Any]:
-    reasons = letter["reasons"]
-    return [
-        letter["feed_format"], letter["retailer"] or "", letter["incident_id"] or "", letter["topic"], letter["partition"],
-        letter["offset"], _time(letter["received_at"]), [r["field"] for r in reasons], [r["problem"] for r in reasons],
-        [r["message"] for r in reasons], [r["value"] for r in reasons], letter["summary"], letter["payload"],
-        letter["payload_encoding"],
-    ]

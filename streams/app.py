@@ -1,55 +1,96 @@
-"""The Faust app, created once. Agents and web views attach to it from their own modules."""
+"""The Faust app, made by :func:`create_app` once per worker process; nothing is built at import.
+
+The app installs what the process's role runs: an intake worker (``crimelink.streams.engine.intake_workers``)
+normalises and gates, in a consumer group of its own; the worker correlates, stores and serves the web pages, and
+also normalises and gates when it starts no intake workers (``CRIMELINK_INTAKE_PROCESSES=0``).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import faust
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
-from crimelink.settings import get_settings
-from streams.changelog import OutputTable
-from streams.flow_control import KeepQueuedFlowControl
-from streams.transport import SCHEME
+from crimelink.settings import Settings
+from crimelink.streams import sink, web
+from crimelink.streams.agents import correlate, crime_number_updates, gate, normalise
+from crimelink.streams.engine import garbage
+from crimelink.streams.engine.changelog import OutputTable
+from crimelink.streams.engine.checkpoint import Delivery, Send
+from crimelink.streams.engine.envelopes import SentEnvelopes
+from crimelink.streams.engine.flow_control import KeepQueuedFlowControl
+from crimelink.streams.engine.transport import SCHEME
+from crimelink.streams.store import StoreThread
+from crimelink.streams.topics import TopicNames, faust_topics
+from crimelink.streams.wiring import Wiring
 
-__all__ = ["app"]
-
-_settings = get_settings()
-_intake_only = _settings.worker_role == "intake"
-
-
-def _modules() -> list[str]:
-    """An intake worker (streams/intake_workers.py) normalises and gates, in a consumer group of its own; a worker that
-    starts intake workers leaves all that to them."""
-    intake = ["streams.agents.normalise", "streams.agents.gate", "streams.agents.crime_number_updates"]
-    core = ["streams.agents.correlate", "streams.sink", "streams.web"]
-    chosen = intake if _intake_only else core if _settings.intake_processes else [*core, *intake]
-    return [*chosen, "streams.garbage"]
+__all__ = ["CrimelinkApp", "create_app"]
 
 
-class _App(faust.App):
+class CrimelinkApp(faust.App):  # type: ignore[misc]  # faust is untyped
+    """Faust's app, carrying crimelink's settings and wiring for the engine layer's patches to read."""
+
+    settings: Settings
+    wiring: Wiring
+    fetch_max_wait_ms: int  # read by crimelink.streams.engine.transport
+
     @cached_property
     def flow_control(self) -> FlowControlEvent:
-        """Faust's, except that resuming running flow keeps what is queued (streams/flow_control.py)."""
+        """Faust's, except that resuming running flow keeps what is queued (``crimelink.streams.engine.flow_control``)."""
         return KeepQueuedFlowControl(loop=self.loop)
 
 
-app = _App(
-    f"{_settings.app_id}-intake" if _intake_only else _settings.app_id,
-    broker=f"{SCHEME}://{_settings.effective_kafka_bootstrap}",
-    store="memory://",
-    Table=OutputTable,  # changelog records go out with each step's output (streams/changelog.py)
-    datadir=str(_settings.home / ("faust-intake" if _intake_only else "faust")),
-    autodiscover=_modules(),  # and no ``origin``: Faust would scan that whole package too, every agent with it
-    topic_partitions=_settings.topic_partitions,
-    topic_allow_declare=True,
-    consumer_auto_offset_reset="earliest",
-    consumer_group_instance_id=_settings.intake_instance if _intake_only else None,  # streams/intake_workers.py
-    web_enabled=not _intake_only,
-    web_bind=_settings.web_host,
-    web_host=_settings.web_host,
-    web_port=_settings.web_port,
-    web_in_thread=False,
-    producer_acks=-1,
-    broker_commit_every=1000,
-    broker_commit_interval=1.0,
-)
+def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
+    """The app for one process, with every agent, table, timer, service and page its role runs.
+
+    ``send`` delivers each step's output; the default is the process's one producer (agent unit tests, which run the
+    agents with Faust's ``test_context``, pass one that keeps what it is given)."""
+    intake_only = settings.intake_only
+    kafka = settings.kafka
+    app = CrimelinkApp(
+        f"{kafka.app_id}-intake" if intake_only else kafka.app_id,
+        broker=f"{SCHEME}://{settings.effective_kafka_bootstrap}",
+        store="memory://",
+        Table=OutputTable,  # changelog records go out with each step's output (crimelink.streams.engine.changelog)
+        datadir=str(settings.home / ("faust-intake" if intake_only else "faust")),
+        autodiscover=False,  # every module is installed below, by function
+        topic_partitions=kafka.topic_partitions,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=settings.worker.intake_instance if intake_only else None,  # engine/intake_workers.py
+        web_enabled=not intake_only,
+        web_bind=settings.web.host,
+        web_host=settings.web.host,
+        web_port=settings.web.port,
+        web_in_thread=False,
+        producer_acks=-1,
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+    )
+    app.settings = settings
+    app.fetch_max_wait_ms = kafka.fetch_max_wait_ms
+    names = TopicNames(settings)
+    delivery = Delivery(settings.effective_kafka_bootstrap, f"{kafka.app_id}-output")
+    envelope_budget = settings.worker.sent_envelopes_mib * 1024 * 1024
+    wiring = Wiring(settings=settings, names=names, topics=faust_topics(app, names), send=send or delivery,
+                    sent_incidents=SentEnvelopes(envelope_budget), sent_cases=SentEnvelopes(envelope_budget),
+                    store=StoreThread(settings))
+    app.wiring = wiring
+
+    if not intake_only:
+        correlate.install(app, wiring)
+        sink.install(app, wiring)
+        web.install(app, wiring)
+    if intake_only or not settings.worker.intake_processes:
+        normalise.install(app, wiring)
+        gate.install(app, wiring)
+        crime_number_updates.install(app, wiring)
+    garbage.install(app, settings.worker.gc_freeze_seconds)
+
+    @app.on_before_shutdown.connect
+    async def _stop_delivery(sender: Any, **_: Any) -> None:
+        await delivery.stop()
+
+    return app

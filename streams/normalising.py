@@ -1,18 +1,18 @@
 """One batch of raw records -> the output the normaliser sends for it: plain code the normalise agent calls and
-the domain-work benchmark times, wherever the agent runs (``streams.intake_workers``)."""
+the domain-work benchmark times, wherever the agent runs (``crimelink.streams.engine.intake_workers``)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from crimelink.gate import feedback_for_dead_letter
-from crimelink.normalise import Normaliser, RawRecord
-from schemas.incident import Incident
-from schemas.outcomes import DeadLetter
-from streams.envelopes import INCIDENTS_HEAD, pack_models, partition_for
-from streams.record_batches import Output
-from streams.topic_names import TopicNames
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.referral.gate import feedback_for_dead_letter
+from crimelink.schemas.incident import Incident
+from crimelink.schemas.outcomes import DeadLetter
+from crimelink.streams.engine.envelopes import INCIDENTS_HEAD, pack_models, partition_for
+from crimelink.streams.engine.record_batches import Output
+from crimelink.streams.topics import TopicNames
 
 __all__ = ["NormalisedBatch", "normalise_batch"]
 
@@ -21,7 +21,8 @@ __all__ = ["NormalisedBatch", "normalise_batch"]
 class NormalisedBatch:
     output: Output = field(default_factory=Output)
     envelopes: list[tuple[bytes, list[Incident]]] = field(default_factory=list)
-    """Each envelope in ``output`` with the incidents packed into it, for ``streams.envelopes.sent_incidents``."""
+    """Each envelope in ``output`` with the incidents packed into it, for the gate to take back without parsing
+    (``Wiring.sent_incidents``)."""
 
 
 def normalise_batch(normaliser: Normaliser, records: list[RawRecord], names: TopicNames,

@@ -1,28 +1,73 @@
-"""Every topic crimelink uses, in one place: all names (``names``), and the Faust topics agents consume.
-Raw topics come from the registered feed adapters. Agents write through ``streams.output`` by name.
+"""Every topic crimelink uses, in one place: the names (``TopicNames``, importable without Faust: the CLI, producers
+and tests use it) and the Faust topics the agents consume (:func:`faust_topics`).
 
-Payloads are bytes on the wire (JSON written and read by the pydantic models in ``schemas``),
-so agents can parse and serialise a whole batch at once.
+Raw topics come from the registered feed adapters. Agents write through ``crimelink.streams.engine.checkpoint`` by
+name. Payloads are bytes on the wire (JSON written and read by the pydantic models in ``crimelink.schemas``), so agents
+can parse and serialise a whole batch at once.
 """
 
 from __future__ import annotations
 
-from faust import TopicT
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from crimelink.settings import get_settings
-from streams.app import app
-from streams.topic_names import TopicNames
+from crimelink.intake.feeds import adapters
+from crimelink.settings import Settings
 
-__all__ = ["TopicNames", "names", "raw", "crime_number_updates", "gate_input", "correlation_in"]
+if TYPE_CHECKING:
+    from faust import TopicT
 
-
-def _bytes_topic(*topic_names: str) -> TopicT:
-    return app.topic(*topic_names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+__all__ = ["TopicNames", "FaustTopics", "faust_topics"]
 
 
-names = TopicNames(get_settings())
-raw = _bytes_topic(*names.raw.values())
-crime_number_updates = _bytes_topic(names.crime_number_updates)
-gate_input = _bytes_topic(names.normalised, names.gate_commands)  # both keyed by incident: co-partitioned
-correlation_in = app.topic(names.correlation_in, partitions=1, key_type=bytes, value_type=bytes, key_serializer="raw",
-                           value_serializer="raw")
+class TopicNames:
+    """Topic names derived from settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        prefix = settings.kafka.topic_prefix
+        self.raw: dict[str, str] = {name: f"{prefix}raw.{name}" for name in sorted(adapters())}
+        self.normalised = f"{prefix}incidents.normalised"
+        self.checked = f"{prefix}incidents.checked"
+        self.dead_letters = f"{prefix}deadletter"
+        self.crime_number_updates = f"{prefix}crime-number-updates"  # retailers publish here
+        self.gate_commands = f"{prefix}gate.commands"  # internal: updates and expiries, keyed by incident
+        self.feedback = f"{prefix}feedback"  # per-retailer outcomes, keyed by retailer
+        self.correlation_in = f"{prefix}correlation.in"  # one partition: correlation sees every incident
+        self.links = f"{prefix}links"
+        self.series = f"{prefix}series"
+        self.alerts = f"{prefix}alerts"
+
+    def feed_of(self, topic: str) -> str | None:
+        """The feed format a raw topic carries."""
+        return next((name for name, raw_topic in self.raw.items() if raw_topic == topic), None)
+
+    def all(self) -> list[str]:
+        return [*self.raw.values(), self.normalised, self.checked, self.dead_letters, self.crime_number_updates,
+                self.gate_commands, self.feedback, self.correlation_in, self.links, self.series, self.alerts]
+
+    def partitions(self, name: str, default: int) -> int:
+        """Correlation state is global, so its input topic has one partition; the rest use the default."""
+        return 1 if name == self.correlation_in else default
+
+
+@dataclass(frozen=True)
+class FaustTopics:
+    """The topics agents consume, as Faust topics of one app."""
+
+    raw: TopicT
+    crime_number_updates: TopicT
+    gate_input: TopicT  # normalised envelopes and gate commands, both keyed by incident: co-partitioned
+    correlation_in: TopicT
+
+
+def faust_topics(app: Any, names: TopicNames) -> FaustTopics:
+    def as_bytes(*topic_names: str, **options: Any) -> TopicT:
+        return app.topic(*topic_names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                         **options)
+
+    return FaustTopics(
+        raw=as_bytes(*names.raw.values()),
+        crime_number_updates=as_bytes(names.crime_number_updates),
+        gate_input=as_bytes(names.normalised, names.gate_commands),
+        correlation_in=as_bytes(names.correlation_in, partitions=1),
+    )

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 
-from crimelink.broker import LocalBroker, fetch_broker, free_port
-from crimelink.kafka_io import declare_topics
-from crimelink.query_client import run_query
-from crimelink.settings import Settings
-from crimelink.worker_process import WorkerProcess
-from sinks.clickhouse import ClickHouseStore, QueryResult
-from streams.topic_names import TopicNames
+from crimelink.cli.broker import LocalBroker, fetch_broker, free_port
+from crimelink.cli.query_client import run_query
+from crimelink.cli.worker_process import WorkerProcess
+from crimelink.settings import ClickHouseSettings, KafkaSettings, Settings, WebSettings
+from crimelink.sinks.clickhouse import ClickHouseStore, QueryResult
+from crimelink.streams.kafka_io import declare_topics
+from crimelink.streams.topics import TopicNames
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,8 +65,8 @@ class RunningWorker:
             **overrides,
         }
         self.settings = Settings(
-            home=home, kafka_bootstrap=bootstrap, topic_prefix=self.env["CRIMELINK_TOPIC_PREFIX"],
-            web_port=self.web_port, clickhouse_dsn=self.env["CRIMELINK_CLICKHOUSE_DSN"],
+            home=home, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=self.env["CRIMELINK_TOPIC_PREFIX"]),
+            web=WebSettings(port=self.web_port), clickhouse=ClickHouseSettings(dsn=self.env["CRIMELINK_CLICKHOUSE_DSN"]),
         )
         self.topics = TopicNames(self.settings)
         self.bootstrap = bootstrap
@@ -196,10 +196,10 @@ class CountingReads(dict[str, Any]):
 
 def checked_incident(**changes: Any) -> dict[str, Any]:
     """A grocer record normalised and gated, as the ClickHouse sink reads it from the checked-incidents topic."""
-    from crimelink.gate import apply_gate
-    from crimelink.normalise import Normaliser, RawRecord
-    from crimelink.stores import StoreRegistry
-    from schemas.incident import Incident
+    from crimelink.intake.normalise import Normaliser, RawRecord
+    from crimelink.intake.stores import StoreRegistry
+    from crimelink.referral.gate import apply_gate
+    from crimelink.schemas.incident import Incident
 
     result = Normaliser(StoreRegistry.load()).normalise(
         RawRecord("national_grocer", json.dumps(grocer_record(**changes)).encode(), "raw", 0, 7, now_utc())

@@ -4,33 +4,40 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 
-from crimelink.feeds.base import reasons_from_validation
-from schemas.outcomes import CrimeNumberUpdate, DeadLetter, Reason
-from streams import topics
-from streams.app import app
-from streams.output import Output, deliver
+from crimelink.intake.feeds.base import reasons_from_validation
+from crimelink.schemas.outcomes import CrimeNumberUpdate, DeadLetter, Reason
+from crimelink.streams.engine.checkpoint import Output
+from crimelink.streams.wiring import Wiring
 
-__all__ = ["route_crime_number_updates"]
+__all__ = ["install"]
 
 
-@app.agent(topics.crime_number_updates)
-async def route_crime_number_updates(stream):  # type: ignore[no-untyped-def]
-    """Each update's command (or dead letter) is delivered before the next is taken, so offsets never run ahead of it."""
-    async for event in stream.events():
-        message = event.message
-        output = Output()
-        try:
-            update = CrimeNumberUpdate.model_validate_json(event.value or b"")
-        except ValidationError as error:
-            reasons = reasons_from_validation(error) or [Reason(field="$", problem="invalid", message=str(error))]
-            letter = DeadLetter.from_raw(event.value or b"", reasons, feed_format="crime_number_update",
-                                         topic=message.topic, partition=message.partition, offset=message.offset,
-                                         received_at=datetime.now(UTC))
-            output.add(topics.names.dead_letters, letter.key.encode(), letter.model_dump_json().encode())
-        else:
-            command = {"command": "update", "update": update.model_dump(mode="json")}
-            output.add(topics.names.gate_commands, update.key.encode(), json.dumps(command).encode())
-        await deliver(output)
+def install(app: Any, wiring: Wiring) -> Any:
+    """Adds the crime-number update router to ``app``; returns it."""
+    names = wiring.names
+
+    @app.agent(wiring.topics.crime_number_updates, name="route_crime_number_updates")
+    async def route_crime_number_updates(stream):  # type: ignore[no-untyped-def]
+        """Each update's command (or dead letter) is delivered before the next is taken, so offsets never run ahead
+        of it."""
+        async for event in stream.events():
+            message = event.message
+            output = Output()
+            try:
+                update = CrimeNumberUpdate.model_validate_json(event.value or b"")
+            except ValidationError as error:
+                reasons = reasons_from_validation(error) or [Reason(field="$", problem="invalid", message=str(error))]
+                letter = DeadLetter.from_raw(event.value or b"", reasons, feed_format="crime_number_update",
+                                             topic=message.topic, partition=message.partition, offset=message.offset,
+                                             received_at=datetime.now(UTC))
+                output.add(names.dead_letters, letter.key.encode(), letter.model_dump_json().encode())
+            else:
+                command = {"command": "update", "update": update.model_dump(mode="json")}
+                output.add(names.gate_commands, update.key.encode(), json.dumps(command).encode())
+            await wiring.send(output)
+
+    return route_crime_number_updates

@@ -2,7 +2,7 @@
 every incident the gate lets through also goes, as a compact case, to correlation.
 
 The held incidents live in a Faust table (changelog-backed, so a restarted worker recovers
-them). Incidents arrive in envelopes (``streams.envelopes``) whose incidents all belong to the
+them). Incidents arrive in envelopes (``crimelink.streams.engine.envelopes``) whose incidents all belong to the
 envelope's partition, so each table write lands in the changelog partition of its own key.
 """
 
@@ -12,73 +12,84 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from crimelink.gate import CrimeNumberGate, GateOutcome
-from crimelink.settings import get_settings
-from schemas.correlation import Case
-from schemas.incident import IncidentBatch
-from schemas.outcomes import CrimeNumberUpdate
-from streams import topics
-from streams.app import app
-from streams.changelog import changelog_into
-from streams.envelopes import CASES_HEAD, pack_models, sent_cases, sent_incidents
-from streams.output import InOrderDelivery, Output, deliver
+from crimelink.referral.gate import CrimeNumberGate, GateOutcome
+from crimelink.schemas.correlation import Case
+from crimelink.schemas.incident import IncidentBatch
+from crimelink.schemas.outcomes import CrimeNumberUpdate
+from crimelink.streams.engine.changelog import changelog_into
+from crimelink.streams.engine.checkpoint import InOrderDelivery, Output
+from crimelink.streams.engine.envelopes import CASES_HEAD, SentEnvelopes, pack_models
+from crimelink.streams.topics import TopicNames
+from crimelink.streams.wiring import Wiring
 
-__all__ = ["crime_number_gate", "expire_overdue", "held"]
+__all__ = ["install"]
 
 log = logging.getLogger(__name__)
-_settings = get_settings()
 
-held = app.Table("awaiting-crime-number", default=None, partitions=_settings.topic_partitions)
-gate = CrimeNumberGate(
-    held,
-    deadline=timedelta(seconds=_settings.pending_deadline_seconds),
-    expired_retention=timedelta(days=_settings.expired_retention_days),
-)
-
-
-@held.on_recover
-async def _reindex_recovered() -> None:
-    """Recovery (after every rebalance) writes the table from its changelog, past the gate's deadline index."""
-    gate.reindex()
-
-
-_CORRELATOR_HERE = _settings.worker_role == "worker"
-"""In an intake worker the case envelopes go to another process: keeping their models (``streams.envelopes``) would only
-fill memory."""
 _IN_FLIGHT = 4
 """Envelopes or commands decided whose output, table writes included, is still on its way to the broker."""
 
 
-@app.agent(topics.gate_input)
-async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
-    """Each envelope or command is acknowledged once its output, table writes included, is delivered (in order), so
-    offsets never run ahead of it."""
-    manual = stream.noack()
-    delivery = InOrderDelivery(manual, _IN_FLIGHT)
-    try:
-        async for event in manual.events():
-            message = event.message
-            output = Output()
-            cases: list[Case] = []
-            with changelog_into(output):
-                for outcome in _outcomes(message.topic, event.value, datetime.now(UTC),
-                                         f"{message.topic}:{message.partition}@{message.offset}"):
-                    cases.extend(_emit(outcome, output))
-            for envelope, packed in pack_models(cases, CASES_HEAD):
-                output.add(topics.names.correlation_in, None, envelope, 0)
-                if _CORRELATOR_HERE:
-                    sent_cases.remember(envelope, packed)
-            await delivery.submit([event], output)
-    finally:
-        delivery.cancel()
+def install(app: Any, wiring: Wiring) -> CrimeNumberGate:
+    """Adds the gate agent, its table and its expiry timer to ``app``; returns the gate."""
+    settings, names = wiring.settings, wiring.names
+    held = app.Table("awaiting-crime-number", default=None, partitions=settings.kafka.topic_partitions)
+    gate = CrimeNumberGate(
+        held,
+        deadline=timedelta(seconds=settings.gate.pending_deadline_seconds),
+        expired_retention=timedelta(days=settings.gate.expired_retention_days),
+    )
+    # In an intake worker the case envelopes go to another process: keeping their models would only fill memory.
+    correlator_here = not settings.intake_only
+
+    @held.on_recover
+    async def _reindex_recovered() -> None:
+        """Recovery (after every rebalance) writes the table from its changelog, past the gate's deadline index."""
+        gate.reindex()
+
+    @app.agent(wiring.topics.gate_input, name="crime_number_gate")
+    async def crime_number_gate(stream):  # type: ignore[no-untyped-def]
+        """Each envelope or command is acknowledged once its output, table writes included, is delivered (in order),
+        so offsets never run ahead of it."""
+        manual = stream.noack()
+        delivery = InOrderDelivery(manual, _IN_FLIGHT, wiring.send)
+        try:
+            async for event in manual.events():
+                message = event.message
+                output = Output()
+                cases: list[Case] = []
+                with changelog_into(output):
+                    for outcome in _outcomes(gate, names, wiring.sent_incidents, message.topic, event.value,
+                                             datetime.now(UTC), f"{message.topic}:{message.partition}@{message.offset}"):
+                        cases.extend(_emit(outcome, output, names))
+                for envelope, packed in pack_models(cases, CASES_HEAD):
+                    output.add(names.correlation_in, None, envelope, 0)
+                    if correlator_here:
+                        wiring.sent_cases.remember(envelope, packed)
+                await delivery.submit([event], output)
+        finally:
+            delivery.cancel()
+
+    @app.timer(interval=settings.gate.expiry_check_seconds, name="expire_overdue")
+    async def expire_overdue() -> None:
+        """Ask the gate to expire what is past its deadline; the command goes through the stream so the
+        table is changed by the partition that owns the key."""
+        output = Output()
+        for key in gate.due(datetime.now(UTC)):
+            output.add(names.gate_commands, key.encode(), json.dumps({"command": "expire", "key": key}).encode())
+        await wiring.send(output)
+
+    return gate
 
 
-def _outcomes(topic: str, value: bytes, now: datetime, where: str) -> Iterator[GateOutcome]:
+def _outcomes(gate: CrimeNumberGate, names: TopicNames, sent_incidents: SentEnvelopes[Any], topic: str, value: bytes,
+              now: datetime, where: str) -> Iterator[GateOutcome]:
     """The gate's decision for each incident of an envelope, or for one command. crimelink wrote these
     messages, so what fails here is a bug: it is logged and skipped rather than stopping the gate."""
     try:
-        if topic != topics.names.normalised:
+        if topic != names.normalised:
             command = json.loads(value)
             if command["command"] == "update":
                 yield gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), now)
@@ -98,22 +109,12 @@ def _outcomes(topic: str, value: bytes, now: datetime, where: str) -> Iterator[G
             log.exception("crime-number gate skipped incident %s of %s", incident.key, where)
 
 
-def _emit(outcome: GateOutcome, output: Output) -> list[Case]:
+def _emit(outcome: GateOutcome, output: Output, names: TopicNames) -> list[Case]:
     """Adds the checked incidents and feedback to ``output``; returns the cases for correlation."""
     cases = []
     for incident in outcome.checked:
-        output.add(topics.names.checked, incident.key.encode(), incident.model_dump_json().encode())
+        output.add(names.checked, incident.key.encode(), incident.model_dump_json().encode())
         cases.append(Case.from_incident(incident))
     for entry in outcome.feedback:
-        output.add(topics.names.feedback, entry.key.encode(), entry.model_dump_json().encode())
+        output.add(names.feedback, entry.key.encode(), entry.model_dump_json().encode())
     return cases
-
-
-@app.timer(interval=_settings.expiry_check_seconds)
-async def expire_overdue() -> None:
-    """Ask the gate to expire what is past its deadline; the command goes through the stream so the
-    table is changed by the partition that owns the key."""
-    output = Output()
-    for key in gate.due(datetime.now(UTC)):
-        output.add(topics.names.gate_commands, key.encode(), json.dumps({"command": "expire", "key": key}).encode())
-    await deliver(output)

@@ -1,9 +1,10 @@
 """Raw feed records -> canonical incidents (one envelope per batch and partition), or dead letters with the reason.
 
-It runs in the intake workers the worker starts (``streams.intake_workers``), or in the worker itself when
-``CRIMELINK_INTAKE_PROCESSES`` is 0. The gate always runs beside it, so each envelope is kept with its models for the
-gate to take back (``streams.envelopes``). Batches overlap: one is normalised while the one before is still on its way
-to the broker; each batch's output is delivered in order, and its records acknowledged only once it is.
+It runs in the intake workers the worker starts (``crimelink.streams.engine.intake_workers``), or in the worker itself
+when ``CRIMELINK_INTAKE_PROCESSES`` is 0. The gate always runs beside it, so each envelope is kept with its models for
+the gate to take back (``crimelink.streams.engine.envelopes``). Batches overlap: one is normalised while the one before
+is still on its way to the broker; each batch's output is delivered in order, and its records acknowledged only once it
+is (``crimelink.streams.engine.checkpoint``).
 """
 
 from __future__ import annotations
@@ -11,37 +12,42 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.settings import get_settings
-from crimelink.stores import StoreRegistry
-from streams import topics
-from streams.app import app
-from streams.envelopes import sent_incidents
-from streams.normalising import normalise_batch
-from streams.output import InOrderDelivery
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.streams.engine.checkpoint import InOrderDelivery
+from crimelink.streams.normalising import normalise_batch
+from crimelink.streams.topics import TopicNames
+from crimelink.streams.wiring import Wiring
 
-__all__ = ["normalise_feeds"]
+__all__ = ["install"]
 
-_settings = get_settings()
-_normaliser = Normaliser(StoreRegistry.load(_settings.stores_file))
 _IN_FLIGHT = 2
 """Batches taken but not yet acknowledged: one being normalised, one being delivered."""
 
 
-@app.agent(topics.raw)
-async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
-    delivery = InOrderDelivery(stream, _IN_FLIGHT)
-    try:
-        async for events in stream.noack_take(_settings.batch_size, within=_settings.batch_seconds):
-            batch = normalise_batch(_normaliser, _records(events), topics.names, _settings.topic_partitions)
-            for envelope, incidents in batch.envelopes:
-                sent_incidents.remember(envelope, incidents)
-            await delivery.submit(events, batch.output)  # a failure stops the agent here, as it would inline
-    finally:
-        delivery.cancel()
+def install(app: Any, wiring: Wiring) -> Any:
+    """Adds the normalise agent to ``app``; returns it."""
+    settings, names = wiring.settings, wiring.names
+    normaliser = Normaliser(StoreRegistry.load(settings.stores_file))
+    batch_size, batch_seconds = settings.worker.batch_size, settings.worker.batch_seconds
+    partitions = settings.kafka.topic_partitions
+
+    @app.agent(wiring.topics.raw, name="normalise_feeds")
+    async def normalise_feeds(stream):  # type: ignore[no-untyped-def]
+        delivery = InOrderDelivery(stream, _IN_FLIGHT, wiring.send)
+        try:
+            async for events in stream.noack_take(batch_size, within=batch_seconds):
+                batch = normalise_batch(normaliser, _records(events, names), names, partitions)
+                for envelope, incidents in batch.envelopes:
+                    wiring.sent_incidents.remember(envelope, incidents)
+                await delivery.submit(events, batch.output)  # a failure stops the agent here, as it would inline
+        finally:
+            delivery.cancel()
+
+    return normalise_feeds
 
 
-def _records(events: list[Any]) -> list[RawRecord]:
+def _records(events: list[Any], names: TopicNames) -> list[RawRecord]:
     received_at = datetime.now(UTC)
-    return [RawRecord(topics.names.feed_of(event.message.topic) or "unknown", event.value or b"", event.message.topic,
+    return [RawRecord(names.feed_of(event.message.topic) or "unknown", event.value or b"", event.message.topic,
                       event.message.partition, event.message.offset, received_at) for event in events]

@@ -1,4 +1,4 @@
-"""Committed offsets carried from one consumer group to another on the real broker (``crimelink.kafka_io.carry_offsets``):
+"""Committed offsets carried from one consumer group to another on the real broker (``crimelink.streams.kafka_io.carry_offsets``):
 forward only, only the topics named, and never under a group's running members."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from crimelink.kafka_io import carry_offsets, declare_topics
+from crimelink.streams.kafka_io import carry_offsets, declare_topics
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from crimelink.kafka_io import Publisher, read_topic
-from crimelink.stores import StoreRegistry
-from schemas.correlation import Alert
+from crimelink.intake.stores import StoreRegistry
+from crimelink.schemas.correlation import Alert
+from crimelink.streams.kafka_io import Publisher, read_topic
 from tests.conftest import RunningWorker, grocer_record, wait_until
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.partitioner.default import murmur2
 
-from crimelink.kafka_io import Publisher, read_topic
-from schemas.outcomes import Feedback, FeedbackStatus
+from crimelink.schemas.outcomes import Feedback, FeedbackStatus
+from crimelink.streams.kafka_io import Publisher, read_topic
 from tests.conftest import RunningWorker, grocer_record, read_records, wait_until
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""The intake workers a worker starts (``streams.intake_workers``): they run apart from it, one that dies is
+"""The intake workers a worker starts (``crimelink.streams.engine.intake_workers``): they run apart from it, one that dies is
 replaced with no record lost, and none outlives a worker killed outright."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crimelink.kafka_io import Publisher
+from crimelink.streams.kafka_io import Publisher
 from tests.conftest import RunningWorker, grocer_record, wait_until
 
 pytestmark = [pytest.mark.integration,

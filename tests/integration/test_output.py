@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from crimelink.kafka_io import declare_topics
-from streams.envelopes import partition_for
-from streams.output import MAX_RECORD_BYTES, BatchProducer, Output
+from crimelink.streams.engine.checkpoint import MAX_RECORD_BYTES, BatchProducer, Output
+from crimelink.streams.engine.envelopes import partition_for
+from crimelink.streams.kafka_io import declare_topics
 from tests.conftest import read_records
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def test_records_land_where_their_keys_hash_in_order_and_an_oversized_one_is_ski
         finally:
             await producer.stop()
 
-    with caplog.at_level(logging.ERROR, logger="streams.output"):
+    with caplog.at_level(logging.ERROR, logger="crimelink.streams.engine.checkpoint"):
         asyncio.run(send())
     assert f"skipped a record of {MAX_RECORD_BYTES + 1:,} bytes" in caplog.text
 

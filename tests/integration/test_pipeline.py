@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 import pytest
 
 from crimelink.errors import CrimelinkError
-from crimelink.feeds.bcp_csv import to_message
-from crimelink.gate import apply_gate
-from crimelink.kafka_io import Publisher, declare_topics, read_topic
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.simulate import SimulatedRecord, Simulator
-from crimelink.stores import StoreRegistry
-from schemas.outcomes import DeadLetter
+from crimelink.intake.feeds.bcp_csv import to_message
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.referral.gate import apply_gate
+from crimelink.schemas.outcomes import DeadLetter
+from crimelink.simulation.feed import SimulatedRecord, Simulator
+from crimelink.streams.kafka_io import Publisher, declare_topics, read_topic
 from tests.conftest import RunningWorker, grocer_record, wait_until
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 
 A restarted worker resumes its input partitions while Faust is still seeking them to their
 committed offsets, so records arrive during that hand-over. Faust's stock flow control dropped
-whatever such records were still queued for an agent (streams/flow_control.py); its consumer then
+whatever such records were still queued for an agent (streams/engine/flow_control.py); its consumer then
 committed past them. This test keeps records flowing through two restarts and counts them. The race
 is narrow: it passed 3 of 3 runs before the fix too; the unit tests in test_flow_control.py pin the cause.
 """
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from crimelink.kafka_io import Publisher
+from crimelink.streams.kafka_io import Publisher
 from tests.conftest import RunningWorker, grocer_record, wait_until
 
 pytestmark = pytest.mark.integration

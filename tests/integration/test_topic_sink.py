@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 
 from kafka import KafkaConsumer, TopicPartition
 
-from crimelink.kafka_io import Publisher, declare_topics
-from sinks.clickhouse import INCIDENT_COLUMNS, BatchSink, ClickHouseStore, incident_row
-from sinks.topic_sink import Route, TopicSink
+from crimelink.sinks.clickhouse import BatchSink, ClickHouseStore
+from crimelink.sinks.tables import incidents
+from crimelink.streams.engine.topic_sink import Route, TopicSink
+from crimelink.streams.kafka_io import Publisher, declare_topics
 from tests.conftest import checked_incident
 
 
@@ -46,7 +47,7 @@ def test_rows_survive_a_store_outage_and_offsets_wait_for_them(kafka_bootstrap: 
             publisher.send(topic, json.dumps(checked_incident(incident={"id": f"S-{number}", "revision": 1})).encode())
         publisher.send(topic, b"not json")  # crimelink never writes this; the sink must skip it, not stop
     # The table does not exist yet: every insert fails, as when ClickHouse is down.
-    rows = BatchSink(store, "incidents_later", INCIDENT_COLUMNS, incident_row)
+    rows = BatchSink(store, "incidents_later", incidents.TABLE.insert_columns, incidents.row)
     attempts: list[int] = []
 
     async def run_blocking(function):  # type: ignore[no-untyped-def]
@@ -85,8 +86,8 @@ def test_a_round_stores_and_commits_only_what_was_read_before_it_began(kafka_boo
     token = uuid.uuid4().hex[:8]
     first, second, group = f"sink-a-{token}", f"sink-b-{token}", f"sink-test-{token}"
     declare_topics(kafka_bootstrap, [first, second], 1)
-    first_rows = BatchSink(store, "incidents", INCIDENT_COLUMNS, incident_row)
-    second_rows = BatchSink(store, "incidents", INCIDENT_COLUMNS, incident_row)
+    first_rows = BatchSink(store, "incidents", incidents.TABLE.insert_columns, incidents.row)
+    second_rows = BatchSink(store, "incidents", incidents.TABLE.insert_columns, incidents.row)
 
     def publish(topic: str, numbers: range) -> None:
         with Publisher(kafka_bootstrap) as publisher:

@@ -1,4 +1,4 @@
-"""Where a restarted worker's stream partitions are sought to, on the real broker (streams/transport.py).
+"""Where a restarted worker's stream partitions are sought to, on the real broker (streams/engine/transport.py).
 
 aiokafka's ``seek_to_committed`` leaves a partition with no committed offset at its fetch position, so
 records fetched before the seek and dropped with the agents' queues were never read again. These
@@ -13,8 +13,8 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from crimelink.kafka_io import Publisher, declare_topics
-from streams.transport import seek_to_committed_or_beginning
+from crimelink.streams.engine.transport import seek_to_committed_or_beginning
+from crimelink.streams.kafka_io import Publisher, declare_topics
 
 pytestmark = pytest.mark.integration
 

@@ -12,14 +12,21 @@ import pytest
 from faust.streams import _current_event
 from faust.types import Message
 
-from streams.app import app
-from streams.changelog import OutputTable, changelog_into
-from streams.output import Output
+from crimelink.settings import KafkaSettings, Settings, WorkerSettings
+from crimelink.streams.app import create_app
+from crimelink.streams.engine.changelog import OutputTable, changelog_into
+from crimelink.streams.engine.checkpoint import Output
+
+
+def _app(role: str = "worker") -> faust.App:
+    """A worker's app (or an intake worker's): built, never started, so no broker is needed."""
+    return create_app(Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1", app_id="changelog-test"),
+                               worker=WorkerSettings(role=role, intake_processes=0)))
 
 
 @pytest.fixture
 def scratch_app() -> faust.App:
-    return faust.App("changelog-test", broker="kafka://127.0.0.1:1", store="memory://", Table=OutputTable)
+    return _app()
 
 
 @pytest.fixture
@@ -79,4 +86,12 @@ def test_outside_a_step_the_table_sends_through_faust(scratch_app: faust.App, mo
 
 
 def test_the_app_makes_its_tables_with_it() -> None:
-    assert app.conf.Table is OutputTable
+    assert _app().conf.Table is OutputTable
+
+
+def test_a_table_recovers_the_same_changelog_in_a_worker_and_in_an_intake_worker() -> None:
+    """The gate's table moves between the worker and the intake workers when CRIMELINK_INTAKE_PROCESSES changes."""
+    worker, intake = _app("worker"), _app("intake")
+    assert intake.conf.id == "changelog-test-intake"
+    names = {app.tables["awaiting-crime-number"].changelog_topic.get_topic_name() for app in (worker, intake)}
+    assert names == {"changelog-test-awaiting-crime-number-changelog"}

@@ -6,19 +6,12 @@ import json
 import pytest
 
 from crimelink.errors import QueryError, SinkWriteError
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.stores import StoreRegistry
-from schemas.outcomes import DeadLetter
-from sinks import schema
-from sinks.clickhouse import (
-    DEAD_LETTER_COLUMNS,
-    INCIDENT_COLUMNS,
-    BatchSink,
-    ClickHouseStore,
-    Row,
-    dead_letter_row,
-    incident_row,
-)
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.schemas.outcomes import DeadLetter
+from crimelink.sinks import migrations as schema
+from crimelink.sinks.clickhouse import BatchSink, ClickHouseStore
+from crimelink.sinks.tables import Row, dead_letters, incidents
 from tests.conftest import checked_incident, now_utc
 
 
@@ -33,7 +26,7 @@ def test_setup_is_idempotent_and_records_the_schema_version(store: ClickHouseSto
 
 def test_incident_row_values_survive_the_round_trip(store: ClickHouseStore) -> None:
     incident = checked_incident()
-    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(incident)])
+    store.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(incident)])
     row = store.query(
         "SELECT force_id, region_id, occurred_start, total_value_pence, tactics, vehicle_registrations, "
         "crime_ref_status, crime_ref_normalised, eligibility, goods_categories FROM incidents_latest"
@@ -51,9 +44,9 @@ def test_resends_collapse_and_the_latest_revision_wins(store: ClickHouseStore) -
     first = checked_incident()
     revised = checked_incident(incident={"id": "NW-2025-TEST-1", "revision": 2}, police={"crime_reference": None})
     other = checked_incident(incident={"id": "NW-2025-TEST-2", "revision": 1})
-    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(first), incident_row(other)])
-    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(revised)])
-    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(first)])  # an at-least-once replay of revision 1
+    store.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(first), incidents.row(other)])
+    store.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(revised)])
+    store.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(first)])  # an at-least-once replay of revision 1
     latest = store.query("SELECT incident_id, revision, eligibility FROM incidents_latest ORDER BY incident_id").rows
     assert latest == [("NW-2025-TEST-1", 2, "pending"), ("NW-2025-TEST-2", 1, "referable")]
 
@@ -61,20 +54,20 @@ def test_resends_collapse_and_the_latest_revision_wins(store: ClickHouseStore) -
 def test_dead_letters_keep_reasons_and_payload(store: ClickHouseStore) -> None:
     letter = Normaliser(StoreRegistry.load()).normalise(RawRecord("national_grocer", b"{oops", "raw", 1, 9, now_utc()))
     assert isinstance(letter, DeadLetter)
-    store.insert("dead_letters", DEAD_LETTER_COLUMNS, [dead_letter_row(json.loads(letter.model_dump_json()))] * 2)
+    store.insert("dead_letters", dead_letters.TABLE.insert_columns, [dead_letters.row(json.loads(letter.model_dump_json()))] * 2)
     rows = store.query("SELECT reason_problems, payload, offset FROM dead_letters FINAL").rows
     assert rows == [(["not-json"], "{oops", 9)]
 
 
 def test_an_insert_leaves_nothing_for_the_cyclic_garbage_collector(store: ClickHouseStore) -> None:
-    """The worker freezes what survives (crimelink.runtime): an insert that left its rows in a reference cycle would
-    keep them for good."""
-    rows = [incident_row(checked_incident(incident={"id": f"NW-GC-{n}", "revision": 1})) for n in range(50)]
-    store.insert("incidents", INCIDENT_COLUMNS, rows[:1])  # first-use set-up (caches, imports) out of the way
+    """The worker freezes what survives (crimelink.streams.engine.garbage): an insert that left its rows in a reference
+    cycle would keep them for good."""
+    rows = [incidents.row(checked_incident(incident={"id": f"NW-GC-{n}", "revision": 1})) for n in range(50)]
+    store.insert("incidents", incidents.TABLE.insert_columns, rows[:1])  # first-use set-up (caches, imports) out of the way
     gc.collect()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
-        store.insert("incidents", INCIDENT_COLUMNS, rows)
+        store.insert("incidents", incidents.TABLE.insert_columns, rows)
         del rows
         gc.collect()
         left = [type(item).__qualname__ for item in gc.garbage]
@@ -86,13 +79,13 @@ def test_an_insert_leaves_nothing_for_the_cyclic_garbage_collector(store: ClickH
 
 
 def test_batch_sink_writes_one_insert_per_flush_and_keeps_rows_on_failure(store: ClickHouseStore) -> None:
-    sink: BatchSink[Row] = BatchSink(store, "incidents", INCIDENT_COLUMNS, incident_row)
+    sink: BatchSink[Row] = BatchSink(store, "incidents", incidents.TABLE.insert_columns, incidents.row)
     for number in range(5):
         sink.add(checked_incident(incident={"id": f"NW-{number}", "revision": 1}))
     assert sink.flush() == 5 and len(sink) == 0
     assert store.query("SELECT count() FROM incidents").rows == [(5,)]
 
-    broken: BatchSink[Row] = BatchSink(store, "no_such_table", INCIDENT_COLUMNS, incident_row)
+    broken: BatchSink[Row] = BatchSink(store, "no_such_table", incidents.TABLE.insert_columns, incidents.row)
     broken.add(checked_incident())
     with pytest.raises(SinkWriteError, match=r"1 row\(s\) to .*no_such_table"):
         broken.flush()
@@ -103,7 +96,7 @@ def test_read_only_queries_cannot_write_and_do_not_stop_the_sinks_writing(store:
     with pytest.raises(QueryError, match="readonly"):
         store.read_only_query("INSERT INTO schema_migrations (version) VALUES (99)")
     assert store.read_only_query("SELECT count() FROM incidents").rows == [(0,)]
-    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(checked_incident())])
+    store.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(checked_incident())])
     assert store.read_only_query("SELECT count() FROM incidents").rows == [(1,)]
 
 
@@ -113,9 +106,9 @@ def test_parameters_are_bound_not_pasted(store: ClickHouseStore) -> None:
 
 
 def test_every_dashboard_query_runs(store: ClickHouseStore) -> None:
-    from streams.web import STATS_QUERIES
+    from crimelink.sinks.queries import STATS_QUERIES
 
-    store.insert("incidents", INCIDENT_COLUMNS, [incident_row(checked_incident())])
+    store.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(checked_incident())])
     for sql in STATS_QUERIES.values():
         store.read_only_query(sql)  # raises QueryError if a query no longer fits the schema
     assert store.read_only_query(STATS_QUERIES["totals"]).as_dicts()[0]["referable"] == 1

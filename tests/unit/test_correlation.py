@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crimelink.correlation import Correlator, CorrelatorConfig, blocking_keys, score_link
-from crimelink.correlation.engine import CorrelatorState
-from crimelink.correlation.evidence import render_html
-from schemas.correlation import Case, CaseDescription, CaseVehicle
-from schemas.reference import forces
+from crimelink.linkage import Correlator, CorrelatorConfig, blocking_keys, score_link
+from crimelink.linkage.correlator import CorrelatorState
+from crimelink.linkage.evidence import render_html
+from crimelink.schemas.correlation import Case, CaseDescription, CaseVehicle
+from crimelink.schemas.reference import forces
 from tests.conftest import CountingReads
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)

@@ -1,8 +1,8 @@
 """The correlation quality benchmark at a tiny size: it still runs, and the planted groups are still found."""
 
 from bench.correlation_quality import evaluate
-from crimelink.scenarios import OrcScenario
-from crimelink.stores import StoreRegistry
+from crimelink.intake.stores import StoreRegistry
+from crimelink.simulation.scenarios import OrcScenario
 
 
 def test_small_scenario_finds_the_groups_without_false_alerts() -> None:

@@ -1,7 +1,7 @@
 import pytest
 
-from crimelink.crime_numbers import check, eligibility_for, normalise
-from schemas.incident import CrimeNumberStatus, Eligibility
+from crimelink.referral.crime_numbers import check, eligibility_for, normalise
+from crimelink.schemas.incident import CrimeNumberStatus, Eligibility
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from kafka.partitioner.default import murmur2 as java_client_murmur2
 from pydantic import BaseModel
 
-from crimelink.gate import apply_gate
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.simulate import Simulator
-from crimelink.stores import StoreRegistry
-from schemas.correlation import Case, CorrelateCases, correlation_commands
-from schemas.incident import Incident, IncidentBatch
-from streams.envelopes import CASES_HEAD, INCIDENTS_HEAD, SentEnvelopes, pack_models, partition_for
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.referral.gate import apply_gate
+from crimelink.schemas.correlation import Case, CorrelateCases, correlation_commands
+from crimelink.schemas.incident import Incident, IncidentBatch
+from crimelink.simulation.feed import Simulator
+from crimelink.streams.engine.envelopes import CASES_HEAD, INCIDENTS_HEAD, SentEnvelopes, pack_models, partition_for
 from tests.unit.test_correlation import case
 
 

@@ -13,15 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crimelink.errors import RecordRejected
-from crimelink.feeds import adapters
-from crimelink.feeds._text import local_datetime
-from crimelink.feeds.bcp_csv import COLUMNS, to_message
-from crimelink.gate import apply_gate
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.simulate import Simulator
-from crimelink.stores import StoreRegistry
-from schemas.incident import CrimeNumberStatus, Incident
-from schemas.outcomes import DeadLetter
+from crimelink.intake.feeds import adapters
+from crimelink.intake.feeds._text import local_datetime
+from crimelink.intake.feeds.bcp_csv import COLUMNS, to_message
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.referral.gate import apply_gate
+from crimelink.schemas.incident import CrimeNumberStatus, Incident
+from crimelink.schemas.outcomes import DeadLetter
+from crimelink.simulation.feed import Simulator
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 POLICEUK = Path(__file__).resolve().parents[3] / "shared" / "data" / "policeuk"
@@ -138,7 +138,7 @@ def test_bcp_csv_structural_faults(normaliser: Normaliser, raw: bytes, problem: 
 
 def test_one_scenario_in_three_formats_gives_the_same_canonical_facts(normaliser: Normaliser) -> None:
     """The simulator renders one scenario per retailer's format; the facts that survive every format agree."""
-    from crimelink.simulate import _RENDERERS, Simulator  # noqa: PLC2701 - the renderers are the thing under test
+    from crimelink.simulation.feed import _RENDERERS, Simulator  # noqa: PLC2701 - the renderers are the thing under test
 
     simulator = Simulator(StoreRegistry.load(), seed=4, fault_rate=0, now=NOW)
     registry = StoreRegistry.load()

@@ -1,12 +1,13 @@
-"""Resuming flow that is already running must keep what agents have queued (streams/flow_control.py)."""
+"""Resuming flow that is already running must keep what agents have queued (streams/engine/flow_control.py)."""
 
 from __future__ import annotations
 
 import pytest
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
-from streams.app import app
-from streams.flow_control import KeepQueuedFlowControl
+from crimelink.settings import KafkaSettings, Settings
+from crimelink.streams.app import create_app
+from crimelink.streams.engine.flow_control import KeepQueuedFlowControl
 
 
 def _queue(flow_control: FlowControlEvent) -> FlowControlQueue[str]:
@@ -47,4 +48,5 @@ def test_stock_flow_control_is_what_drops_them(kind: type[FlowControlEvent]) -> 
 
 
 def test_the_app_uses_it() -> None:
+    app = create_app(Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1")))
     assert isinstance(app.flow_control, KeepQueuedFlowControl)

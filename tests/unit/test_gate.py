@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from crimelink.gate import CrimeNumberGate, feedback_for_dead_letter
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.stores import StoreRegistry
-from schemas.incident import Eligibility, Incident
-from schemas.outcomes import CrimeNumberUpdate, DeadLetter, FeedbackStatus
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.referral.gate import CrimeNumberGate, feedback_for_dead_letter
+from crimelink.schemas.incident import Eligibility, Incident
+from crimelink.schemas.outcomes import CrimeNumberUpdate, DeadLetter, FeedbackStatus
 from tests.conftest import CountingReads, grocer_record
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from streams.output import InOrderDelivery, Output
+from crimelink.streams.engine.checkpoint import InOrderDelivery, Output
 
 
 class _Stream:

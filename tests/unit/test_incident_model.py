@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from schemas.export import SCHEMA_FILE, render_schema
-from schemas.incident import (
+from crimelink.schemas.export import SCHEMA_FILE, render_schema
+from crimelink.schemas.incident import (
     CrimeNumberStatus,
     CrimeReference,
     GoodsLine,

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-import crimelink.feeds as feeds
-from crimelink.normalise import Normaliser, RawRecord
+import crimelink.intake.feeds as feeds
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.schemas.incident import Incident
 from crimelink.settings import Settings
-from crimelink.stores import StoreRegistry
-from schemas.incident import Incident
-from streams.topic_names import TopicNames
+from crimelink.streams.topics import TopicNames
 
 MODULE = '''
 """Pharmacy chain webhook: {"id", "branch", "when" (epoch seconds), "pence", "what"}."""
 import json
 from datetime import UTC, datetime
 
-from crimelink.feeds.base import FeedAdapter, IncidentDraft, goods_line, reject
+from crimelink.intake.feeds.base import FeedAdapter, IncidentDraft, goods_line, reject
 
 
 class PharmacyWebhook(FeedAdapter):
@@ -52,7 +52,7 @@ def extra_feed_dir(tmp_path: Path) -> Iterator[Path]:
     feeds.adapters.cache_clear()
     yield tmp_path
     feeds.__path__.remove(str(tmp_path))
-    sys.modules.pop("crimelink.feeds.pharmacy_webhook", None)
+    sys.modules.pop("crimelink.intake.feeds.pharmacy_webhook", None)
     feeds.adapters.cache_clear()
 
 

@@ -3,12 +3,12 @@ from typing import Any
 
 import pytest
 
-from crimelink.feeds import adapters
-from crimelink.gate import apply_gate
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.stores import StoreRegistry
-from schemas.incident import CrimeNumberStatus, Eligibility, Incident
-from schemas.outcomes import DeadLetter
+from crimelink.intake.feeds import adapters
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.referral.gate import apply_gate
+from crimelink.schemas.incident import CrimeNumberStatus, Eligibility, Incident
+from crimelink.schemas.outcomes import DeadLetter
 from tests.conftest import grocer_record, now_utc
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.settings import Settings
-from crimelink.simulate import Simulator
-from crimelink.stores import StoreRegistry
-from schemas.incident import IncidentBatch
-from streams.envelopes import partition_for
-from streams.normalising import normalise_batch
-from streams.topic_names import TopicNames
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.schemas.incident import IncidentBatch
+from crimelink.settings import KafkaSettings, Settings
+from crimelink.simulation.feed import Simulator
+from crimelink.streams.engine.envelopes import partition_for
+from crimelink.streams.normalising import normalise_batch
+from crimelink.streams.topics import TopicNames
 
-NAMES = TopicNames(Settings(topic_prefix="t."))
+NAMES = TopicNames(Settings(kafka=KafkaSettings(topic_prefix="t.")))
 
 
 def _records(count: int, fault_rate: float = 0.1) -> list[RawRecord]:

@@ -1,7 +1,7 @@
 import pytest
 
 from crimelink.errors import ReadOnlyViolation
-from sinks.readonly import check_read_only
+from crimelink.sinks.readonly import check_read_only
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
-"""Freezing what survived (crimelink.runtime): left out of collections, still freed when nothing refers to it."""
+"""Freezing what survived (crimelink.streams.engine.garbage): left out of collections, still freed when nothing refers to it."""
 
 import gc
 import weakref
 
-from crimelink.runtime import freeze_survivors
+from crimelink.streams.engine.garbage import freeze_survivors
 
 
 class _Held:

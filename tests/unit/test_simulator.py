@@ -1,11 +1,11 @@
 from collections import Counter
 from datetime import UTC, datetime
 
-from crimelink.gate import apply_gate
-from crimelink.normalise import Normaliser, RawRecord
-from crimelink.simulate import Simulator
-from crimelink.stores import StoreRegistry
-from schemas.outcomes import DeadLetter
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.referral.gate import apply_gate
+from crimelink.schemas.outcomes import DeadLetter
+from crimelink.simulation.feed import Simulator
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

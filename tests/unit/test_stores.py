@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from crimelink.errors import ConfigurationError
-from crimelink.stores import ForceGrid, StoreRegistry, force_grid
-from schemas.reference import forces
+from crimelink.intake.stores import ForceGrid, StoreRegistry, force_grid
+from crimelink.schemas.reference import forces
 
 POLICEUK = Path(__file__).resolve().parents[3] / "shared" / "data" / "policeuk"
 

@@ -1,4 +1,4 @@
-from crimelink import taxonomy
+from crimelink.intake import taxonomy
 
 
 def test_feed_codes_map_to_controlled_tactics() -> None:

@@ -7,28 +7,40 @@ import inspect
 
 import aiokafka
 import faust
+import pytest
 
-from streams.transport import SCHEME, Transport, seek_to_committed_or_beginning
+from crimelink.settings import KafkaSettings, Settings
+from crimelink.streams.app import create_app
+from crimelink.streams.engine.transport import (
+    DEFAULT_FETCH_MAX_WAIT_MS,
+    SCHEME,
+    Transport,
+    seek_to_committed_or_beginning,
+)
 
 
-def test_the_worker_consumer_gets_the_configured_fetch_wait(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_consumer_gets_the_configured_fetch_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRIMELINK_FETCH_MAX_WAIT_MS", "35")
-    from crimelink.settings import get_settings
+    app = create_app(Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1")))  # the variable, read as the worker does
+    assert isinstance(app.transport, Transport)
 
-    get_settings.cache_clear()
-    try:
-        app = faust.App("transport-test", broker=f"{SCHEME}://127.0.0.1:1", store="memory://", web_enabled=False)
-        assert isinstance(app.transport, Transport)
+    async def build() -> aiokafka.AIOKafkaConsumer:  # aiokafka wants a running loop; built, not started: no broker
+        thread = app.consumer._new_consumer_thread()  # noqa: SLF001
+        return thread._create_worker_consumer(app.transport)  # noqa: SLF001
 
-        async def build() -> aiokafka.AIOKafkaConsumer:  # aiokafka wants a running loop; built, not started: no broker
-            thread = app.consumer._new_consumer_thread()  # noqa: SLF001
-            return thread._create_worker_consumer(app.transport)  # noqa: SLF001
+    consumer = asyncio.run(build())
+    assert isinstance(consumer, aiokafka.AIOKafkaConsumer)
+    assert consumer._fetch_max_wait_ms == 35  # noqa: SLF001
 
-        consumer = asyncio.run(build())
-        assert isinstance(consumer, aiokafka.AIOKafkaConsumer)
-        assert consumer._fetch_max_wait_ms == 35  # noqa: SLF001
-    finally:
-        get_settings.cache_clear()
+
+def test_an_app_that_does_not_say_gets_the_default_fetch_wait() -> None:
+    """The bare-Faust ceiling of bench.throughput runs a plain Faust app on this transport."""
+    app = faust.App("transport-test", broker=f"{SCHEME}://127.0.0.1:1", store="memory://", web_enabled=False)
+
+    async def build() -> aiokafka.AIOKafkaConsumer:
+        return app.consumer._new_consumer_thread()._create_worker_consumer(app.transport)  # noqa: SLF001
+
+    assert asyncio.run(build())._fetch_max_wait_ms == DEFAULT_FETCH_MAX_WAIT_MS  # noqa: SLF001
 
 
 def test_aiokafka_still_builds_its_fetcher_from_that_attribute() -> None:

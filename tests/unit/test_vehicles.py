@@ -1,6 +1,6 @@
 import pytest
 
-from crimelink.vehicles import normalise_registration
+from crimelink.intake.vehicles import normalise_registration
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import json
 
 from aiohttp import web
 
-from sinks.webhooks import WebhookNotifier
+from crimelink.sinks.webhooks import WebhookNotifier
 
 
 async def _server(statuses: list[int], received: list[dict[str, object]]) -> tuple[web.AppRunner, str]:

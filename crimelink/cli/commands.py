@@ -1,0 +1,370 @@
+"""The ``crimelink`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crimelink.errors import CrimelinkError
+from crimelink.settings import get_settings
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Print crimelink's own errors as one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CrimelinkError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=_Group)
+def main() -> None:
+    """crimelink: organised retail crime intelligence, streamed."""
+
+
+# --- broker -----------------------------------------------------------------------------------
+
+@main.group()
+def broker() -> None:
+    """The local Kafka broker (development, tests, demo)."""
+
+
+@broker.command("fetch")
+def broker_fetch() -> None:
+    """Fetch the pinned Kafka broker from Maven Central (cached)."""
+    from crimelink.cli.broker import fetch_broker, kafka_version
+
+    libs = fetch_broker(get_settings().home / "kafka" / "dist")
+    click.echo(f"Kafka {kafka_version()} ready in {libs}")
+
+
+@broker.command("start")
+def broker_start() -> None:
+    """Start the local broker in the background and record its address for other commands."""
+    from crimelink.cli.broker import LocalBroker, fetch_broker
+
+    settings = get_settings()
+    state = settings.broker_state_file
+    if state.exists():
+        raise click.ClickException(f"a broker is already recorded in {state}; run 'crimelink broker stop' first")
+    libs = fetch_broker(settings.home / "kafka" / "dist")
+    local = LocalBroker(libs=libs, data_dir=settings.home / "kafka" / "data", partitions=settings.kafka.topic_partitions)
+    local.start()
+    state.write_text(json.dumps({"bootstrap": local.bootstrap, "pid": local.process.pid if local.process else None,
+                                 "data_dir": str(local.data_dir)}))
+    click.echo(f"Kafka broker running at {local.bootstrap} (pid {local.process.pid if local.process else '?'})")
+
+
+@broker.command("stop")
+def broker_stop() -> None:
+    """Stop the local broker recorded by 'crimelink broker start'."""
+    from crimelink.cli.broker import LocalBroker
+
+    settings = get_settings()
+    state = settings.broker_state_file
+    if not state.exists():
+        click.echo("no local broker is recorded")
+        return
+    recorded = json.loads(state.read_text())
+    LocalBroker(libs=Path(), data_dir=Path(recorded["data_dir"])).stop()
+    state.unlink()
+    click.echo("Kafka broker stopped")
+
+
+# --- worker, topics, feeds --------------------------------------------------------------------
+
+@main.command()
+@click.option("--loglevel", default="warn", type=click.Choice(["crit", "error", "warn", "info", "debug"]))
+@click.option("--exit-with", type=int, default=None, hidden=True,
+              help="Stop once this process is gone (the worker passes its pid to the intake workers it starts).")
+def worker(loglevel: str, exit_with: int | None) -> None:
+    """Run the stream worker: normalise, gate, correlate, store; serves the query API and dashboard."""
+    from faust.worker import Worker
+
+    from crimelink.streams.app import create_app
+    from crimelink.streams.engine.garbage import tune_garbage_collector
+    from crimelink.streams.engine.intake_workers import IntakeWorkers, exit_with_parent, take_over_intake_offsets
+    from crimelink.streams.kafka_io import check_partitions, declare_topics, wait_for_broker
+    from crimelink.streams.topics import TopicNames
+
+    settings = get_settings()
+    bootstrap = settings.effective_kafka_bootstrap
+    wait_for_broker(bootstrap)
+    names = TopicNames(settings)
+    declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions)
+    check_partitions(bootstrap, {name: names.partitions(name, settings.kafka.topic_partitions)
+                                 for name in (names.normalised, names.gate_commands, names.correlation_in)})
+    if exit_with is not None:
+        exit_with_parent(exit_with)
+    app = create_app(settings)
+    if settings.intake_only:
+        if exit_with is None:  # started by hand; a worker takes them over before it starts its own intake workers
+            _took_over(take_over_intake_offsets(settings, in_intake_workers=True))
+        tune_garbage_collector(settings.worker.gc_young_threshold)
+        click.echo(f"crimelink intake worker: Kafka {bootstrap}")
+        Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        return
+    intake = IntakeWorkers(settings.worker.intake_processes, loglevel, app_id=settings.kafka.app_id, home=settings.home)
+    retired = intake.retire_earlier_members(bootstrap)
+    if retired:
+        click.echo(f"crimelink worker: {len(retired)} intake worker(s) of an earlier run removed from their consumer "
+                   "group, which kept them after they stopped (static membership)")
+    _took_over(take_over_intake_offsets(settings, in_intake_workers=bool(settings.worker.intake_processes)))
+    store = app.wiring.store.open()
+    tune_garbage_collector(settings.worker.gc_young_threshold)
+    click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.where}, web {settings.web.url}")
+    pids = intake.start()
+    click.echo(f"crimelink worker: intake workers (pid {', '.join(map(str, pids))})" if pids
+               else "crimelink worker: normalising and gating in this process")
+    try:
+        Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    finally:
+        intake.stop()
+
+
+def _took_over(moved: Mapping[Any, int]) -> None:
+    if moved:
+        click.echo(f"crimelink worker: {len(moved)} partitions of the intake topics start where the other consumer "
+                   "group left off (CRIMELINK_INTAKE_PROCESSES changed)")
+
+
+@main.command()
+def topics() -> None:
+    """Declare every crimelink topic on the broker and list them."""
+    from crimelink.streams.kafka_io import declare_topics
+    from crimelink.streams.topics import TopicNames
+
+    settings = get_settings()
+    names = TopicNames(settings)
+    created = declare_topics(settings.effective_kafka_bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions)
+    for name in names.all():
+        click.echo(f"{name}{'  (created)' if name in created else ''}")
+
+
+@main.command()
+@click.option("--count", type=int, default=1000, show_default=True, help="Records to publish (0 = forever).")
+@click.option("--rate", type=float, default=50.0, show_default=True, help="Records per second (0 = as fast as possible).")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--fault-rate", type=float, default=0.04, show_default=True, help="Share of faulty records.")
+@click.option("--scenario", type=click.Choice(["feed", "orc"]), default="feed", show_default=True,
+              help="feed: a plain multi-retailer feed; orc: police.uk-weighted background plus planted organised groups.")
+@click.option("--background", type=int, default=10_000, show_default=True, help="orc: background incidents.")
+@click.option("--days", type=int, default=28, show_default=True, help="orc: days the scenario spans (ending now).")
+@click.option("--groups", type=int, default=8, show_default=True, help="orc: groups of each kind.")
+@click.option("--truth", type=click.Path(dir_okay=False, path_type=Path), help="orc: write the ground truth here.")
+def simulate(count: int, rate: float, seed: int, fault_rate: float, scenario: str, background: int, days: int,
+             groups: int, truth: Path | None) -> None:
+    """Publish a simulated feed to the raw topics: a plain one, or an ORC scenario with ground truth."""
+    from rich.progress import Progress
+
+    settings = get_settings()
+    if scenario == "orc":
+        _simulate_orc(settings, seed=seed, background=background, days=days, groups=groups, truth=truth, rate=rate)
+        return
+    from crimelink.cli.publish import publish_simulation
+
+    with Progress(transient=False) as progress:
+        task = progress.add_task("publishing", total=count or None)
+        sent = publish_simulation(settings, count=count or None, rate=rate,
+                                  seed=seed, fault_rate=fault_rate,
+                                  progress=lambda done: progress.update(task, completed=done))
+    click.echo(f"published {sent} records to {settings.effective_kafka_bootstrap}")
+
+
+def _simulate_orc(settings: Any, *, seed: int, background: int, days: int, groups: int, truth: Path | None,
+                  rate: float) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from rich.progress import Progress
+
+    from crimelink.intake.stores import StoreRegistry
+    from crimelink.simulation.scenarios import OrcScenario
+    from crimelink.streams.kafka_io import Publisher
+    from crimelink.streams.topics import TopicNames
+
+    start = datetime.now(UTC) - timedelta(days=days)
+    scenario = OrcScenario(StoreRegistry.load(settings.stores_file), seed=seed, days=days, background=background,
+                           travelling=groups, steal_to_order=groups, local=groups, lookalikes=groups * 5, start=start)
+    if truth is not None:
+        truth.write_text(json.dumps(scenario.truth_document(), indent=1))
+        click.echo(f"ground truth for {len(scenario.truth)} planted groups written to {truth}")
+    names = TopicNames(settings)
+    started = time.monotonic()
+    with Publisher(settings.effective_kafka_bootstrap) as publisher, Progress() as progress:
+        task = progress.add_task("publishing scenario", total=len(scenario.records))
+        for sent, record in enumerate(scenario.records, start=1):
+            publisher.send(names.raw[record.feed_format], record.value, key=record.key)
+            progress.update(task, completed=sent)
+            if rate > 0:
+                time.sleep(max(0.0, started + sent / rate - time.monotonic()))
+    click.echo(f"published {len(scenario.records)} records ({scenario.background_count} background) "
+               f"to {settings.effective_kafka_bootstrap}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "feed_format", required=True, help="Feed format (adapter) name, e.g. bcp_csv.")
+@click.option("--quiet", is_flag=True, help="Print only rejected records and the summary.")
+def validate(path: Path, feed_format: str, quiet: bool) -> None:
+    """Check a sample feed file offline: what would be accepted, rejected, and why. Exit 1 if any is rejected."""
+    from crimelink.cli.validate import validate_file
+    from crimelink.intake.stores import StoreRegistry
+    from crimelink.schemas.incident import Incident
+
+    verdicts, tally = validate_file(path, feed_format, StoreRegistry.load(get_settings().stores_file))
+    for verdict in verdicts:
+        outcome = verdict.outcome
+        if isinstance(outcome, Incident):
+            if quiet:
+                continue
+            tactics = ",".join(t.code for t in outcome.tactics) or "-"
+            click.echo(f"line {verdict.line}: ACCEPTED {outcome.retailer}/{outcome.incident_id} rev {outcome.revision} "
+                       f"-> {outcome.store.force_id} ({outcome.store.region_id}), {outcome.eligibility.value}: "
+                       f"{outcome.eligibility_reason}; tactics {tactics}; value £{outcome.total_value_pence / 100:,.2f}")
+            if outcome.unmapped_codes:
+                click.echo(f"    unmapped codes (ask the operator to extend the rules): {', '.join(outcome.unmapped_codes)}")
+        else:
+            who = f" {outcome.retailer or '?'}/{outcome.incident_id or '?'}"
+            click.echo(f"line {verdict.line}: REJECTED{who}")
+            for reason in outcome.reasons:
+                shown = f" (value {reason.value!r})" if reason.value is not None else ""
+                click.echo(f"    {reason.field}: {reason.problem}: {reason.message}{shown}")
+    summary = ", ".join(f"{count} {name}" for name, count in sorted(tally.items()))
+    click.echo(f"{len(verdicts)} record(s): {summary or 'none'}")
+    if tally.get("rejected"):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "feed_format", required=True, help="Feed format (adapter) name, e.g. bcp_csv.")
+def ingest(path: Path, feed_format: str) -> None:
+    """Stream a feed file (JSON Lines, JSON array or CSV export) into its raw topic, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from crimelink.intake.files import count_records, read_feed_file
+    from crimelink.streams.kafka_io import Publisher
+    from crimelink.streams.topics import TopicNames
+
+    settings = get_settings()
+    topic = TopicNames(settings).raw.get(feed_format)
+    if topic is None:
+        from crimelink.intake.feeds import adapter_for
+
+        adapter_for(feed_format)  # raises UnknownFeedFormat with the known names
+    total = count_records(path, feed_format)
+    sent = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Publisher(settings.effective_kafka_bootstrap) as publisher, Progress(*columns) as progress:
+        task = progress.add_task(f"{path.name} -> {topic}", total=total)
+        for record in read_feed_file(path, feed_format):
+            publisher.send(str(topic), record.payload, key=f"{path.name}:{record.line}".encode())
+            sent += 1
+            progress.update(task, advance=1)
+    click.echo(f"sent {sent} record(s) from {path} to {topic} at {settings.effective_kafka_bootstrap}")
+
+
+@main.command("crime-number")
+@click.argument("retailer")
+@click.argument("incident_id")
+@click.argument("crime_reference")
+@click.option("--force", "force_id", default=None, help="Issuing force id, when it is not the store's force.")
+def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id: str | None) -> None:
+    """Send a crime-number update for an incident already reported (what a retailer's system does)."""
+    from crimelink.schemas.outcomes import CrimeNumberUpdate
+    from crimelink.streams.kafka_io import Publisher
+    from crimelink.streams.topics import TopicNames
+
+    settings = get_settings()
+    update = CrimeNumberUpdate(retailer=retailer, incident_id=incident_id, crime_reference=crime_reference,
+                               force_id=force_id)
+    topic = TopicNames(settings).crime_number_updates
+    with Publisher(settings.effective_kafka_bootstrap) as publisher:
+        publisher.send(topic, update.model_dump_json().encode(), key=update.key.encode())
+    click.echo(f"sent crime number {crime_reference!r} for {update.key} to {topic}")
+
+
+@main.command()
+@click.argument("retailer")
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def backlog(retailer: str, output: str) -> None:
+    """One retailer's backlog: incidents rejected, pending or invalid (with what to do), and expired."""
+    from crimelink.cli.query_client import print_result, run_query
+
+    result = run_query(
+        "SELECT incident_id, revision, current_status AS status, reason, action, deadline, updated_at "
+        "FROM retailer_backlog WHERE retailer = {retailer:String} ORDER BY deadline IS NULL, deadline, updated_at",
+        {"retailer": retailer},
+    )
+    if not result.rows:
+        click.echo(f"{retailer}: nothing rejected, pending or expired", err=True)
+    print_result(result, output)
+
+
+# --- analysts -------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("sql")
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Bind a {NAME:Type} placeholder; repeatable.")
+def query(sql: str, output: str, params: tuple[str, ...]) -> None:
+    """Run a read-only SQL query (through the worker for the embedded store)."""
+    from crimelink.cli.query_client import print_result, run_query
+
+    parameters = {}
+    for item in params:
+        name, separator, value = item.partition("=")
+        if not separator:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        parameters[name] = value
+    print_result(run_query(sql, parameters), output)
+
+
+@main.command("settings")
+def show_settings() -> None:
+    """Every CRIMELINK_ variable with the value in force (secrets masked) and what it does."""
+    from crimelink.settings import variables
+
+    for name, value, description in variables(get_settings()):
+        click.echo(f"{name}={value}\n    {description}")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Fail if the committed schema file is out of date.")
+def schema(check: bool) -> None:
+    """Write the canonical incident's JSON Schema to schemas/incident.schema.json."""
+    from crimelink.schemas.export import SCHEMA_FILE, render_schema
+
+    text = render_schema()
+    if check:
+        if not SCHEMA_FILE.exists() or SCHEMA_FILE.read_text() != text:
+            raise click.ClickException(f"{SCHEMA_FILE} is out of date; run 'crimelink schema'")
+        click.echo(f"{SCHEMA_FILE} is up to date")
+        return
+    SCHEMA_FILE.write_text(text)
+    click.echo(f"wrote {SCHEMA_FILE}")
+
+
+@main.command()
+@click.option("--rate", type=float, default=25.0, show_default=True, help="Simulated records per second.")
+@click.option("--keep", is_flag=True, help="Keep the previous demo's data instead of starting afresh.")
+def demo(rate: float, keep: bool) -> None:
+    """Start broker, worker and a simulated feed; show incidents arriving live. Ctrl-C stops it all."""
+    from crimelink.cli.demo import run_demo
+
+    run_demo(rate=rate, keep=keep)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""``crimelink demo``: everything on one machine, live, and gone again on Ctrl-C.
+
+Starts the local Kafka broker, a worker on the embedded ClickHouse store, and a simulated feed
+from four retailers; shows incidents per force, eligibility and rejections as they arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import urllib.request
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from crimelink.cli.broker import LocalBroker, fetch_broker, free_port, kafka_version
+from crimelink.cli.worker_process import WorkerProcess
+from crimelink.errors import CrimelinkError
+from crimelink.settings import get_settings
+
+__all__ = ["run_demo"]
+
+console = Console()
+#: The demo compresses time: forces "issue" crime numbers within a minute, and what has none after two expires.
+DEMO_FOLLOW_UP_SECONDS = 60.0
+DEMO_PENDING_DEADLINE_SECONDS = 120
+
+
+def _stats(web_url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"{web_url}/api/stats", timeout=5) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def _view(stats: dict[str, Any] | None, published: int, web_url: str) -> Group:
+    header = Table.grid(padding=(0, 2))
+    if stats is None:
+        header.add_row("waiting for the worker…")
+        return Group(header)
+    totals = (stats.get("totals") or [{}])[0]
+    header.add_row(
+        f"published [bold]{published}[/]", f"stored [bold]{totals.get('incidents', 0)}[/]",
+        f"referable [green]{totals.get('referable', 0)}[/]", f"pending [yellow]{totals.get('pending', 0)}[/]",
+        f"invalid [red]{totals.get('invalid', 0)}[/]", f"expired [magenta]{totals.get('expired', 0)}[/]",
+        f"rejected [red]{totals.get('rejected', 0)}[/]",
+    )
+    forces = Table("force", "region", "incidents", "referable", "value £", title="Incidents by force (top 8)")
+    for row in stats.get("by_force", [])[:8]:
+        forces.add_row(row["force_id"], row["region_id"], str(row["incidents"]), str(row["referable"]),
+                       f"{row['value_pounds']:,.0f}")
+    alerts = Table("alert", "level", "lead force", "forces", "regions", "incidents", "referable",
+                   title="Multi-region alerts (evidence: dashboard → alert)")
+    for row in stats.get("alerts", [])[:6]:
+        alerts.add_row(row["alert_id"], str(row["level"]), row["lead_force"], str(row["force_count"]),
+                       str(row["region_count"]), str(row["incident_count"]), str(row["referable_count"]))
+    rejected = Table("retailer", "problem", "records", title="Rejected records")
+    for row in stats.get("rejections", [])[:8]:
+        rejected.add_row(row["retailer"] or "?", row["problem"], str(row["records"]))
+    footer = f"dashboard {web_url}   ·   Ctrl-C stops broker, worker and feed"
+    return Group(header, alerts, forces, rejected, footer)
+
+
+def run_demo(*, rate: float, keep: bool) -> None:
+    settings = get_settings()
+    home = (settings.home / "demo").resolve()
+    if home.exists() and not keep:
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+
+    console.print(f"[bold]crimelink demo[/] — working area {home}")
+    console.print(f"Fetching Kafka {kafka_version()} from Maven Central (cached after the first run)…")
+    libs = fetch_broker(settings.home.resolve() / "kafka" / "dist")
+    broker = LocalBroker(libs=libs, data_dir=home / "kafka", partitions=settings.kafka.topic_partitions)
+    web_port = settings.web.port if _port_free(settings.web.port) else free_port()
+    web_url = f"http://{settings.web.host}:{web_port}"
+    env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_WEB_PORT": str(web_port),
+           "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{home / 'clickhouse'}",
+           "CRIMELINK_PENDING_DEADLINE_SECONDS": str(DEMO_PENDING_DEADLINE_SECONDS),
+           "CRIMELINK_EXPIRY_CHECK_SECONDS": "5"}
+    worker: WorkerProcess | None = None
+    stop = threading.Event()
+    published = [0]
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        started = time.monotonic()
+        broker.start()
+        console.print(f"Kafka broker up at {broker.bootstrap} in {time.monotonic() - started:.1f}s")
+        env["CRIMELINK_KAFKA_BOOTSTRAP"] = broker.bootstrap
+        (settings.home / "worker.json").write_text(json.dumps({"web_url": web_url, "home": str(home)}))
+        worker = WorkerProcess(env, home / "worker.log", web_url)
+        console.print("Starting the worker (normalise → crime-number gate → correlation → ClickHouse)…")
+        worker.start()
+        console.print(f"Worker up. Dashboard: [link={web_url}]{web_url}[/link]")
+        console.print(f"Demo clock: crime numbers follow within {DEMO_FOLLOW_UP_SECONDS:.0f}s for half of the pending "
+                      f"incidents; the rest expire after {DEMO_PENDING_DEADLINE_SECONDS}s.")
+        console.print("Query while it runs, from another terminal in this directory:")
+        console.print("  .venv/bin/crimelink query \"SELECT force_id, count() AS incidents FROM incidents_latest "
+                      "GROUP BY force_id ORDER BY incidents DESC\"")
+        console.print("  .venv/bin/crimelink query \"SELECT retailer, summary FROM dead_letters LIMIT 10\"")
+        console.print("  .venv/bin/crimelink backlog quikmart")
+        feeder = threading.Thread(target=_feed, args=(env, rate, stop, published), daemon=True)
+        feeder.start()
+        with Live(_view(None, 0, web_url), console=console, refresh_per_second=1) as live:
+            while True:
+                time.sleep(2)
+                if worker.process is not None and worker.process.poll() is not None:
+                    raise CrimelinkError(f"the worker stopped unexpectedly; see {worker.log_file}")
+                live.update(_view(_stats(web_url), published[0], web_url))
+    except KeyboardInterrupt:
+        console.print("\nStopping…")
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.stop()
+            console.print("worker stopped")
+        broker.stop()
+        console.print("Kafka broker stopped")
+        (settings.home / "worker.json").unlink(missing_ok=True)
+        signal.signal(signal.SIGTERM, previous_term)
+
+
+def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: list[int]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from crimelink.cli.publish import publish_simulation
+    from crimelink.intake.stores import StoreRegistry
+    from crimelink.simulation.scenarios import OrcScenario
+
+    def count(sent: int) -> None:
+        published[0] = sent
+
+    # Organised groups hidden in the live feed: two travelling teams, a steal-to-order team, a local
+    # offender and look-alikes, reported over the last fortnight (retailers often report late).
+    settings = get_settings().replace(kafka={"bootstrap": env["CRIMELINK_KAFKA_BOOTSTRAP"]})
+    scenario = OrcScenario(StoreRegistry.load(settings.stores_file), seed=int(time.time()) % 1000, days=14,
+                           background=0, travelling=2,
+                           steal_to_order=1, local=1, lookalikes=4, start=datetime.now(UTC) - timedelta(days=15))
+    publish_simulation(settings, count=None, rate=rate, seed=int(time.time()),
+                       stop=stop, progress=count, follow_up_seconds=DEMO_FOLLOW_UP_SECONDS,
+                       planted=list(scenario.records), planted_every=8)
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

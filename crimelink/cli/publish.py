@@ -1,0 +1,60 @@
+"""Publishing a simulated feed to the raw topics at a steady rate (``crimelink simulate``, the demo)."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from crimelink.intake.stores import StoreRegistry
+from crimelink.settings import Settings
+from crimelink.simulation.feed import Simulator
+from crimelink.streams.kafka_io import Publisher
+from crimelink.streams.topics import TopicNames
+
+__all__ = ["publish_simulation"]
+
+
+def publish_simulation(settings: Settings, *, count: int | None, rate: float, seed: int = 7, fault_rate: float = 0.04,
+                       stop: threading.Event | None = None, progress: Callable[[int], None] | None = None,
+                       follow_up_seconds: float = 0.0, planted: list[Any] | None = None, planted_every: int = 10) -> int:
+    """Publish simulated records to the raw topics at ``rate`` per second (0: flat out); returns how many.
+
+    With ``follow_up_seconds`` > 0, half of the incidents sent without a crime number get one
+    later, as a crime-number update up to that many seconds after the incident (as forces do).
+    ``planted`` records (an OrcScenario's groups) are slipped in, one every ``planted_every`` records.
+    """
+    names = TopicNames(settings)
+    simulator = Simulator(StoreRegistry.load(settings.stores_file), seed=seed, fault_rate=fault_rate)
+    stop = stop or threading.Event()
+    sent = 0
+    started = time.monotonic()
+    follow_ups: list[tuple[float, bytes, bytes]] = []
+    chooser = random.Random(seed)
+    with Publisher(settings.effective_kafka_bootstrap) as publisher:
+        for record in simulator.records(count):
+            if stop.is_set():
+                break
+            publisher.send(names.raw[record.feed_format], record.value, key=record.key)
+            if planted and sent % planted_every == 0:
+                extra = planted.pop(0)
+                publisher.send(names.raw[extra.feed_format], extra.value, key=extra.key)
+            if follow_up_seconds > 0 and record.later_crime_number and chooser.random() < 0.5:
+                retailer, _, incident_id = record.key.decode().partition(":")
+                update = json.dumps({"retailer": retailer, "incident_id": incident_id,
+                                     "crime_reference": record.later_crime_number}).encode()
+                due = time.monotonic() + chooser.uniform(follow_up_seconds / 4, follow_up_seconds)
+                heapq.heappush(follow_ups, (due, record.key, update))
+            while follow_ups and follow_ups[0][0] <= time.monotonic():
+                _, key, update = heapq.heappop(follow_ups)
+                publisher.send(names.crime_number_updates, update, key=key)
+            sent += 1
+            if progress is not None:
+                progress(sent)
+            if rate > 0:
+                stop.wait(max(0.0, started + sent / rate - time.monotonic()))
+    return sent

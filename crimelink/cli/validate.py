@@ -1,0 +1,44 @@
+"""``crimelink validate``: check a sample feed offline, record by record, before a retailer goes live."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crimelink.intake.files import read_feed_file
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.referral.gate import apply_gate
+from crimelink.schemas.incident import Incident
+from crimelink.schemas.outcomes import DeadLetter
+
+__all__ = ["Verdict", "validate_file"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    line: int
+    outcome: Incident | DeadLetter
+
+    @property
+    def accepted(self) -> bool:
+        return isinstance(self.outcome, Incident)
+
+
+def validate_file(path: Path, feed_format: str, registry: StoreRegistry) -> tuple[list[Verdict], Counter[str]]:
+    """Every record's outcome (the same code the worker runs) and a tally by outcome."""
+    normaliser = Normaliser(registry)
+    verdicts = []
+    tally: Counter[str] = Counter()
+    now = datetime.now(UTC)
+    for record in read_feed_file(path, feed_format):
+        outcome = normaliser.normalise(RawRecord(feed_format, record.payload, str(path), 0, record.line, now))
+        if isinstance(outcome, Incident):
+            outcome = apply_gate(outcome)
+            tally[outcome.eligibility.value] += 1
+        else:
+            tally["rejected"] += 1
+        verdicts.append(Verdict(record.line, outcome))
+    return verdicts, tally

@@ -1,0 +1,171 @@
+"""What every feed adapter provides: parse one raw record into an :class:`IncidentDraft`.
+
+An adapter knows its retailers' wire format and nothing else: store resolution, crime-number
+checks and validation of the canonical model are the normaliser's job, so a new format is
+one new module in this package and no change anywhere else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from crimelink.errors import RecordRejected
+from crimelink.intake import taxonomy
+from crimelink.intake.vehicles import normalise_registration
+from crimelink.schemas.incident import GoodsLine, OffenderDescription, Tactic, Vehicle
+from crimelink.schemas.outcomes import Reason
+
+__all__ = ["FeedAdapter", "IncidentDraft", "Problems", "parse_json", "reasons_from_validation", "reject", "vehicle",
+           "tactics_from", "goods_line"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class IncidentDraft:
+    """An incident as the feed describes it, before store and crime-number resolution."""
+
+    retailer: str
+    incident_id: str
+    store_id: str
+    occurred_start: datetime
+    occurred_end: datetime | None
+    source_local_time: str
+    revision: int = 1
+    source_timezone: str = "Europe/London"
+    goods: list[GoodsLine] = field(default_factory=list)
+    tactics: list[Tactic] = field(default_factory=list)
+    offender_count: int = 0
+    offender_descriptions: list[OffenderDescription] = field(default_factory=list)
+    vehicles: list[Vehicle] = field(default_factory=list)
+    violence: bool = False
+    threats: bool = False
+    weapon: bool = False
+    cctv_available: bool = False
+    crime_number: str | None = None
+    crime_number_force: str | None = None
+    narrative: str = ""
+    reported_at: datetime | None = None
+    unmapped_codes: list[str] = field(default_factory=list)
+
+
+class FeedAdapter(ABC):
+    """One feed format. Subclasses set ``name`` and implement :meth:`parse`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: "json": one JSON document per Kafka message; "csv": one CSV row (with header) per message.
+    encoding: ClassVar[str] = "json"
+
+    @abstractmethod
+    def parse(self, raw: bytes) -> IncidentDraft:
+        """Turn one raw record into a draft, or raise :class:`RecordRejected` with every reason found."""
+
+    def identify(self, raw: bytes) -> tuple[str | None, str | None]:
+        """(retailer, incident id) read as leniently as possible, for dead letters; never raises."""
+        return None, None
+
+
+def reasons_from_validation(error: ValidationError, prefix: str = "") -> list[Reason]:
+    reasons = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "$"
+        value = item.get("input")
+        shown = None if isinstance(value, (dict, list)) or value is None else str(value)[:200]
+        reasons.append(Reason(field=f"{prefix}{path}", problem=item["type"], message=item["msg"], value=shown))
+    return reasons
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_json(model: type[M], raw: bytes) -> M:
+    """A feed's pydantic contract from raw JSON, or every reason it is not one."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            raise reject("$", "not-json", "the record is not valid JSON", raw[:200].decode("utf-8", "replace")) from None
+        raise RecordRejected(reasons_from_validation(error)) from None
+
+
+class Problems:
+    """Collects every reason a record is refused, so a retailer sees them all at once, not one per resend."""
+
+    def __init__(self) -> None:
+        self.reasons: list[Reason] = []
+
+    def attempt(self, function: Callable[[], T]) -> T | None:
+        """The function's result, or None with its reasons recorded."""
+        try:
+            return function()
+        except RecordRejected as error:
+            self.reasons.extend(error.reasons)
+            return None
+
+    def add(self, field_name: str, problem: str, message: str, value: Any = None) -> None:
+        self.reasons.extend(reject(field_name, problem, message, value).reasons)
+
+    def raise_if_any(self) -> None:
+        if self.reasons:
+            raise RecordRejected(self.reasons)
+
+
+def reject(field_name: str, problem: str, message: str, value: Any = None) -> RecordRejected:
+    shown = None if value is None else str(value)[:200]
+    return RecordRejected([Reason(field=field_name, problem=problem, message=message, value=shown)])
+
+
+def vehicle(registration: str | None, make: str | None, model: str | None, colour: str | None) -> Vehicle:
+    mark = normalise_registration(registration)
+    return Vehicle(
+        registration=mark.normalised if mark else None,
+        registration_raw=registration if registration and registration.strip() else None,
+        registration_valid=bool(mark and mark.valid),
+        make=make.strip().title() if make and make.strip() else None,
+        model=model.strip() if model and model.strip() else None,
+        colour=colour.strip().lower() if colour and colour.strip() else None,
+    )
+
+
+def tactics_from(feed: str, codes: list[str], text: str, unmapped: list[str] | None = None) -> list[Tactic]:
+    """Controlled tactics from a feed's codes first, then from its free text.
+
+    Codes no rule knows are appended to ``unmapped`` (kept on the incident, so operators can
+    extend the rules) rather than guessed.
+    """
+    vocabulary = taxonomy.tactics()
+    found: dict[str, Tactic] = {}
+    for code in codes:
+        mapped = vocabulary.from_code(feed, code)
+        if mapped is None:
+            if unmapped is not None:
+                unmapped.append(f"tactic:{code}")
+        elif mapped not in found:
+            found[mapped] = Tactic(code=mapped, source_text=code)
+    for mapped, phrase in vocabulary.from_text(feed, text):
+        found.setdefault(mapped, Tactic(code=mapped, source_text=phrase))
+    return list(found.values())
+
+
+def goods_line(feed: str, code: str | None, quantity: int, value_pence: int, text: str = "",
+               unmapped: list[str] | None = None) -> GoodsLine:
+    """A goods line whose category comes from the feed's code, else its wording, else OTHER.
+
+    The description keeps the retailer's code and wording verbatim ("ALC: Whisky 70cl").
+    """
+    vocabulary = taxonomy.goods()
+    category = vocabulary.from_code(feed, code) if code else None
+    if category is None:
+        matches = vocabulary.from_text(feed, text or code or "")
+        category = matches[0][0] if matches else "OTHER"
+        if code and unmapped is not None:
+            unmapped.append(f"goods:{code}")
+    description = ": ".join(part for part in (code, text) if part)
+    return GoodsLine(category=category, description=description, quantity=quantity, value_pence=value_pence)

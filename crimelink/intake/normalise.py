@@ -1,0 +1,106 @@
+"""Raw feed record -> canonical incident, or a dead letter that says exactly why not.
+
+Plain synchronous code: the normalise agent only moves bytes in and results out.
+Every input ends in exactly one of the two outcomes; nothing raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from crimelink.errors import FeedError, RecordRejected
+from crimelink.intake.feeds import adapter_for
+from crimelink.intake.feeds.base import reasons_from_validation
+from crimelink.intake.stores import StoreRegistry
+from crimelink.schemas.incident import CrimeNumberStatus, CrimeReference, Incident, Occurrence, Offenders, SourcePosition
+from crimelink.schemas.outcomes import DeadLetter, Reason
+from crimelink.schemas.reference import forces
+
+__all__ = ["RawRecord", "Normaliser"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    feed_format: str
+    payload: bytes
+    topic: str
+    partition: int
+    offset: int
+    received_at: datetime
+
+
+class Normaliser:
+    def __init__(self, stores: StoreRegistry) -> None:
+        self._stores = stores
+
+    def normalise(self, record: RawRecord) -> Incident | DeadLetter:
+        try:
+            return self._normalise(record)
+        except FeedError as error:
+            if isinstance(error, RecordRejected):
+                reasons = error.reasons
+            else:
+                reasons = [Reason(field="$", problem="unknown-format", message=str(error), value=record.feed_format)]
+            return self._dead_letter(record, reasons)
+        except Exception as error:  # noqa: BLE001 - a bug must not lose the record or stop the stream
+            log.exception("normalising %s:%s@%s failed", record.topic, record.partition, record.offset)
+            return self._dead_letter(record, [Reason(field="$", problem="internal-error", message=repr(error)[:500])])
+
+    def _normalise(self, record: RawRecord) -> Incident:
+        adapter = adapter_for(record.feed_format)
+        draft = adapter.parse(record.payload)
+        store = self._stores.get(draft.retailer, draft.store_id)
+        if store is None:
+            raise RecordRejected([Reason(
+                field="store.id", problem="unknown-store",
+                message=f"store {draft.store_id!r} of retailer {draft.retailer!r} is not in the store registry; "
+                "add it to the registry and resend",
+                value=draft.store_id,
+            )])
+        reference_force = draft.crime_number_force if draft.crime_number_force in forces() else store.force_id
+        try:
+            return Incident(
+                retailer=draft.retailer,
+                incident_id=draft.incident_id,
+                revision=draft.revision,
+                feed_format=adapter.name,
+                store=store,
+                occurred=Occurrence(
+                    start=draft.occurred_start, end=draft.occurred_end,
+                    source_local_time=draft.source_local_time, source_timezone=draft.source_timezone,
+                ),
+                goods=draft.goods,
+                tactics=draft.tactics,
+                offenders=Offenders(count=draft.offender_count, descriptions=draft.offender_descriptions),
+                vehicles=draft.vehicles,
+                violence=draft.violence,
+                threats=draft.threats,
+                weapon=draft.weapon,
+                cctv_available=draft.cctv_available,
+                crime_reference=CrimeReference(
+                    force_id=reference_force, raw=draft.crime_number, status=CrimeNumberStatus.UNCHECKED
+                ),
+                narrative=draft.narrative,
+                unmapped_codes=draft.unmapped_codes,
+                reported_at=draft.reported_at,
+                received_at=record.received_at,
+                source=SourcePosition(topic=record.topic, partition=record.partition, offset=record.offset),
+            )
+        except ValidationError as error:
+            raise RecordRejected(reasons_from_validation(error)) from None
+
+    def _dead_letter(self, record: RawRecord, reasons: list[Reason]) -> DeadLetter:
+        retailer = incident_id = None
+        with contextlib.suppress(FeedError):
+            retailer, incident_id = adapter_for(record.feed_format).identify(record.payload)
+        return DeadLetter.from_raw(
+            record.payload, reasons, feed_format=record.feed_format, topic=record.topic, partition=record.partition,
+            offset=record.offset, received_at=record.received_at, retailer=retailer, incident_id=incident_id,
+        )

@@ -1,0 +1,216 @@
+"""The crime-number gate: referral eligibility, and incidents held until a crime number arrives.
+
+A referral to the national unit needs a police crime number. An incident without a valid one
+is stored at once as intelligence (pending or invalid) and *held*: a later revision or a
+crime-number update releases it as referable; at the deadline it expires, stays intelligence,
+and is never referable. The held state is any mutable mapping (a Faust table in the worker, a
+dict in tests); this module knows nothing about Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from crimelink.referral import crime_numbers
+from crimelink.referral.crime_numbers import RuleTable
+from crimelink.referral.deadlines import DeadlineIndex
+from crimelink.schemas.incident import CrimeNumberStatus, CrimeReference, Eligibility, Incident, UtcDatetime
+from crimelink.schemas.outcomes import CrimeNumberUpdate, DeadLetter, Feedback, FeedbackStatus
+from crimelink.schemas.stored import load_stored
+
+__all__ = ["apply_gate", "CrimeNumberGate", "GateOutcome", "HeldState", "feedback_for_dead_letter"]
+
+_AWAITING = (Eligibility.PENDING, Eligibility.INVALID)
+
+
+def apply_gate(incident: Incident, rules: RuleTable | None = None, now: datetime | None = None) -> Incident:
+    """The incident with its crime reference checked and its eligibility set."""
+    reference = crime_numbers.check(incident.crime_reference.force_id, incident.crime_reference.raw, rules)
+    eligibility, reason = crime_numbers.eligibility_for(reference)
+    return incident.model_copy(update={
+        "crime_reference": reference, "eligibility": eligibility, "eligibility_reason": reason,
+        "status_changed_at": now or incident.received_at, "pending_deadline": None,
+    })
+
+
+class HeldState(BaseModel):
+    """What the gate remembers per incident: held awaiting a crime number, expired, or released from being held.
+
+    The released marker is why a record of that incident read again (a retailer's resend, a replay after a restart)
+    does not hold it a second time: the gate forgets nothing else it would need to tell them apart.
+    """
+
+    kind: Literal["held", "expired", "released"]
+    since: UtcDatetime
+    deadline: UtcDatetime  # held: when it expires; a marker: when the marker itself is forgotten
+    incident: Incident | None = None  # held only
+    revision: int | None = None  # released: the revision that was released
+    crime_reference: CrimeReference | None = None  # released: the valid reference that released it
+
+
+@dataclass
+class GateOutcome:
+    checked: list[Incident] = field(default_factory=list)
+    feedback: list[Feedback] = field(default_factory=list)
+
+
+class CrimeNumberGate:
+    def __init__(self, held: MutableMapping[str, Any], *, deadline: timedelta, expired_retention: timedelta,
+                 rules: RuleTable | None = None) -> None:
+        self._held = held
+        self._deadline = deadline
+        self._expired_retention = expired_retention
+        self._rules = rules
+        self._deadlines = DeadlineIndex()
+        self.reindex()
+
+    def state(self, key: str) -> HeldState | None:
+        return load_stored(HeldState, self._held.get(key))
+
+    def _keep(self, key: str, state: HeldState) -> None:
+        self._held[key] = state.model_dump_json()  # one string (crimelink.schemas.stored)
+        self._deadlines.set(key, state.deadline)
+
+    def _forget(self, key: str) -> None:
+        if key in self._held:
+            del self._held[key]
+        self._deadlines.discard(key)
+
+    def on_incident(self, incident: Incident, now: datetime) -> GateOutcome:
+        key = incident.key
+        state = self.state(key)
+        if state is not None and state.kind == "expired":
+            expired = self._expired(apply_gate(incident, self._rules, now), state.since)
+            return GateOutcome([expired], [_feedback(expired, now)])
+        if state is not None and state.incident is not None and state.incident.revision > incident.revision:
+            # A late, older revision: stored as history, but the held newer revision stays in charge.
+            return GateOutcome([apply_gate(incident, self._rules, now)], [])
+        if state is not None and state.kind == "released" and state.revision is not None \
+                and incident.revision <= state.revision:
+            return self._released_again(incident, state, now)
+        return self._settle(key, apply_gate(incident, self._rules, now), state, now)
+
+    def on_update(self, update: CrimeNumberUpdate, now: datetime) -> GateOutcome:
+        state = self.state(update.key)
+        if state is not None and state.kind == "released":
+            assert state.crime_reference is not None
+            return GateOutcome([], [Feedback(
+                retailer=update.retailer, incident_id=update.incident_id, status=FeedbackStatus.UPDATE_IGNORED,
+                reason=f"the incident is already referable with crime number {state.crime_reference.normalised}",
+                action="to change the crime number, send a new revision of the incident", at=now)])
+        if state is None or state.incident is None:
+            reason = ("the incident expired without a valid crime number; it stays intelligence but can no longer be "
+                      "referred" if state is not None else "no incident with this id is awaiting a crime number")
+            action = "" if state is not None else "check the retailer and incident id, and send the incident before its update"
+            return GateOutcome([], [Feedback(retailer=update.retailer, incident_id=update.incident_id,
+                                             status=FeedbackStatus.UPDATE_IGNORED, reason=reason, action=action, at=now)])
+        held = state.incident
+        reference = held.crime_reference.model_copy(update={
+            "raw": update.crime_reference, "force_id": update.force_id or held.crime_reference.force_id})
+        updated = apply_gate(held.model_copy(update={"crime_reference": reference}), self._rules, now)
+        return self._settle(update.key, updated, state, now)
+
+    def on_expire(self, key: str, now: datetime) -> GateOutcome:
+        state = self.state(key)
+        if state is None or state.deadline > now:
+            if state is not None:
+                self._deadlines.set(key, state.deadline)  # not due after all (changed since): watch the real deadline
+            return GateOutcome()
+        if state.kind != "held":
+            self._forget(key)  # the marker has served its retention period
+            return GateOutcome()
+        assert state.incident is not None
+        expired = self._expired(state.incident.model_copy(update={"status_changed_at": now}), now)
+        self._keep(key, HeldState(kind="expired", since=now, deadline=now + self._expired_retention))
+        return GateOutcome([expired], [_feedback(expired, now)])
+
+    def due(self, now: datetime) -> list[str]:
+        """Keys whose deadline has passed (held incidents to expire, markers to forget), each reported once: the
+        caller hands it to :meth:`on_expire`. Found in a deadline index, not by reading every entry."""
+        return self._deadlines.pop_due(now)
+
+    def reindex(self) -> None:
+        """Build the deadline index again from the held state. Call it when the state changed other than through this
+        gate: a Faust table recovered from its changelog after a rebalance (before its streams resume)."""
+        self._deadlines.clear()
+        for key, raw in list(self._held.items()):
+            if raw is not None:  # the table's default, should a read ever have stored it
+                self._deadlines.set(key, _deadline_of(raw))
+
+    def _settle(self, key: str, checked: Incident, state: HeldState | None, now: datetime) -> GateOutcome:
+        if checked.eligibility in _AWAITING:
+            since = state.since if state is not None and state.kind == "held" else now
+            deadline = since + self._deadline
+            checked = checked.model_copy(update={"pending_deadline": deadline})
+            self._keep(key, HeldState(kind="held", since=since, deadline=deadline, incident=checked))
+        elif state is not None:  # it had been held (or released before): remember that it was released, and how
+            self._keep(key, HeldState(kind="released", since=now, deadline=now + self._expired_retention,
+                                      revision=checked.revision, crime_reference=checked.crime_reference))
+        return GateOutcome([checked], [_feedback(checked, now)])
+
+    def _released_again(self, incident: Incident, state: HeldState, now: datetime) -> GateOutcome:
+        """A record of a revision already released (or older) read again: it stays referable with the crime number
+        that released it, and is not held again; an older revision is stored as history only."""
+        assert state.crime_reference is not None and state.revision is not None
+        checked = apply_gate(incident, self._rules, now)
+        if incident.revision < state.revision:
+            return GateOutcome([checked], [])
+        if checked.eligibility in _AWAITING:
+            reference = incident.crime_reference.model_copy(update={
+                "raw": state.crime_reference.raw, "force_id": state.crime_reference.force_id})
+            checked = apply_gate(incident.model_copy(update={"crime_reference": reference}), self._rules, now)
+        return GateOutcome([checked], [_feedback(checked, now)])
+
+    @staticmethod
+    def _expired(incident: Incident, expired_at: datetime) -> Incident:
+        return incident.model_copy(update={
+            "eligibility": Eligibility.EXPIRED, "pending_deadline": None,
+            "eligibility_reason": f"no valid crime number by {expired_at:%Y-%m-%d %H:%M} UTC; intelligence only, "
+                                  "never referable",
+        })
+
+
+_DEADLINE_FIELD = '"deadline":"'
+
+
+def _deadline_of(raw: str | dict[str, Any]) -> datetime:
+    """A stored state's deadline without parsing the whole state (a held incident is about 2 KB of JSON): the field
+    comes third in :class:`HeldState`'s JSON, before the incident."""
+    if isinstance(raw, str):
+        start = raw.find(_DEADLINE_FIELD, 0, 160)
+        if start >= 0:
+            start += len(_DEADLINE_FIELD)
+            return datetime.fromisoformat(raw[start:raw.index('"', start)])
+    return load_stored(HeldState, raw).deadline
+
+
+def _feedback(incident: Incident, now: datetime) -> Feedback:
+    reference = incident.crime_reference
+    status = FeedbackStatus(incident.eligibility.value)
+    deadline = incident.pending_deadline
+    by = f" before {deadline:%Y-%m-%d %H:%M} UTC" if deadline else ""
+    if status is FeedbackStatus.REFERABLE:
+        reason, action = f"valid crime number {reference.normalised}", ""
+    elif status is FeedbackStatus.EXPIRED:
+        reason, action = incident.eligibility_reason, "make sure the crime is reported to the force"
+    elif reference.status is CrimeNumberStatus.INVALID:
+        reason, action = reference.reason, f"send the corrected crime number{by}"
+    else:
+        reason, action = reference.reason, f"send the crime number as a crime-number update or a new revision{by}"
+    return Feedback(retailer=incident.retailer, incident_id=incident.incident_id, revision=incident.revision,
+                    status=status, reason=reason, action=action, deadline=deadline, at=now)
+
+
+def feedback_for_dead_letter(letter: DeadLetter) -> Feedback | None:
+    """Rejected-record feedback for the retailer, when the record says which retailer sent it."""
+    if not letter.retailer:
+        return None
+    fixes = "; ".join(f"{reason.field}: {reason.message or reason.problem}" for reason in letter.reasons)
+    return Feedback(retailer=letter.retailer, incident_id=letter.incident_id or f"offset {letter.offset}",
+                    status=FeedbackStatus.REJECTED, reason=letter.summary, action=f"fix and resend: {fixes}",
+                    at=letter.received_at)

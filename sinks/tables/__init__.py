@@ -1,0 +1,28 @@
+"""Every ClickHouse table, one module each: its columns with their meaning, engine and keys, the views built on it,
+and the row builder for the topic the sink writes into it. Adding a table: a module here, its entry below, and a
+migration in ``crimelink.sinks.migrations``."""
+
+from __future__ import annotations
+
+from crimelink.sinks.tables import (
+    alerts,
+    dead_letters,
+    incidents,
+    incidents_daily,
+    links,
+    retailer_feedback,
+    schema_migrations,
+    series,
+)
+from crimelink.sinks.tables.base import Column, Index, Row, Table
+
+__all__ = ["Column", "Index", "Row", "Table", "ALL", "STORED", "by_name"]
+
+ALL: tuple[Table, ...] = (incidents.TABLE, dead_letters.TABLE, retailer_feedback.TABLE, links.TABLE, series.TABLE,
+                          alerts.TABLE, incidents_daily.TABLE, schema_migrations.TABLE)
+STORED: tuple[Table, ...] = tuple(table for table in ALL if table.row is not None)
+"""The tables the sink writes, each from its own topic."""
+
+
+def by_name(name: str) -> Table:
+    return next(table for table in ALL if table.name == name)
