@@ -1,7 +1,7 @@
 """The canonical incident: what every retailer feed is normalised into.
 
 Field descriptions are the documentation: ``crimelink schema`` writes them to
-``schemas/incident.schema.json`` and the README links there.
+``schemas/incident.schema.json`` and docs/feeds.md links there.
 """
 
 from __future__ import annotations

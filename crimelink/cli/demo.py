@@ -1,7 +1,8 @@
 """``crimelink demo``: everything on one machine, live, and gone again on Ctrl-C.
 
-Starts the local Kafka broker, a worker on the embedded ClickHouse store, and a simulated feed
-from four retailers; shows incidents per force, eligibility and rejections as they arrive.
+Starts the local Kafka broker, a worker on the embedded ClickHouse store, and a simulated feed from eight retailers
+(``crimelink.simulation.feed.RETAILER_FORMATS``) with organised groups planted in it; shows alerts, incidents per
+force, eligibility and rejections as they arrive.
 """
 
 from __future__ import annotations

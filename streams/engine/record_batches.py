@@ -4,7 +4,7 @@ app, so the generator can use it without creating the app.
 
 Why not Faust's ``send_soon``: its buffer sends message by message (a future, a queue hop and
 callbacks each), and that cost more than the work done for an incident; sending record batches
-about doubled end-to-end throughput (README, Performance).
+about doubled end-to-end throughput (docs/faust-workarounds.md).
 """
 
 from __future__ import annotations

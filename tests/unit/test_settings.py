@@ -47,3 +47,11 @@ def test_every_variable_is_listed_once_with_a_description_and_secrets_masked(mon
     assert all(description for _, _, description in rows)
     assert dict((name, value) for name, value, _ in rows)["CRIMELINK_CLICKHOUSE_PASSWORD"] == "**********"
     assert "hunter2" not in repr(rows)
+
+
+def test_every_variable_is_documented() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`") for line in page.splitlines() if line.startswith("| `CRIMELINK_")}
+    assert rows == {name for name, _, _ in variables(Settings())}
