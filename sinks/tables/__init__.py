@@ -16,13 +16,9 @@ from crimelink.sinks.tables import (
 )
 from crimelink.sinks.tables.base import Column, Index, Row, Table
 
-__all__ = ["Column", "Index", "Row", "Table", "ALL", "STORED", "by_name"]
+__all__ = ["Column", "Index", "Row", "Table", "ALL", "STORED"]
 
 ALL: tuple[Table, ...] = (incidents.TABLE, dead_letters.TABLE, retailer_feedback.TABLE, links.TABLE, series.TABLE,
                           alerts.TABLE, incidents_daily.TABLE, schema_migrations.TABLE)
 STORED: tuple[Table, ...] = tuple(table for table in ALL if table.row is not None)
 """The tables the sink writes, each from its own topic."""
-
-
-def by_name(name: str) -> Table:
-    return next(table for table in ALL if table.name == name)

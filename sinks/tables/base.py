@@ -78,10 +78,6 @@ class Table:
         """The columns a row builder fills, in order (those with a DEFAULT are ClickHouse's)."""
         return [column.name for column in self.columns if column.default is None]
 
-    @property
-    def docs(self) -> dict[str, str]:
-        return {column.name: column.doc for column in self.columns}
-
     def column(self, name: str) -> Column:
         return self._by_name[name]
 

@@ -46,3 +46,14 @@ def test_every_table_module_is_registered() -> None:
     names = [path.stem for path in (REPO / "sinks" / "tables").glob("*.py") if path.stem not in ("__init__", "base")]
     tables = [importlib.import_module(f"crimelink.sinks.tables.{name}").TABLE for name in names]
     assert sorted(table.name for table in tables) == sorted(table.name for table in ALL)
+
+
+def test_every_stored_table_names_a_topic_of_record() -> None:
+    from crimelink.settings import Settings
+    from crimelink.sinks.tables import STORED
+    from crimelink.streams.topics import TopicNames
+
+    names = TopicNames(Settings())
+    assert all(isinstance(getattr(names, table.topic or "", None), str) for table in STORED)
+    assert {table.name for table in STORED} == {"incidents", "dead_letters", "retailer_feedback", "links", "series",
+                                                "alerts"}
