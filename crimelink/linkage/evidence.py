@@ -6,9 +6,9 @@ crime number are listed apart, as intelligence.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
+from crimelink.safe_text import html_text, markdown_text
 from crimelink.schemas.correlation import Case, Link, Series
 from crimelink.schemas.reference import forces, regions
 
@@ -72,95 +72,103 @@ def _pounds(pence: int) -> str:
     return f"£{pence / 100:,.2f}"
 
 
-def render_markdown(package: dict[str, Any]) -> str:
+def _document(package: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The package as blocks (heading, fields, table, items), rendered by :func:`render_markdown` and
+    :func:`render_html` alike, so neither parses the other and no value can move a column."""
     totals = package["totals"]
-    lines = [
-        f"# Evidence package — series {package['series_id']} (alert level {package['alert_level']})",
-        "",
-        f"**Suggested lead force:** {package['lead_force']} — {package['lead_reason']}.",
-        f"**Forces:** {', '.join(package['forces'])}  ",
-        f"**Regions:** {', '.join(r['name'] for r in package['regions'])}  ",
-        f"**Period:** {package['first_seen'][:16]} to {package['last_seen'][:16]} UTC  ",
-        f"**Tactics:** {', '.join(package['tactics'])}  ",
-        f"**Goods:** {', '.join(package['goods'])}  ",
-        f"**Totals:** {totals['incidents']} incidents, {totals['referable']} referable "
-        f"({_pounds(totals['referable_value_pence'])}), {totals['awaiting_crime_number']} awaiting a crime number; "
-        f"{_pounds(totals['value_pence'])} in all",
-        "",
-        "## Evidence (incidents with a valid crime number)",
-        "",
-        "| when (UTC) | force | store | retailer ref | crime number | tactics | value | vehicles |",
-        "|---|---|---|---|---|---|---|---|",
+    blocks: list[tuple[str, Any]] = [
+        ("title", f"Evidence package — series {package['series_id']} (alert level {package['alert_level']})"),
+        ("fields", [
+            ("Suggested lead force", f"{package['lead_force']} — {package['lead_reason']}."),
+            ("Forces", ", ".join(package["forces"])),
+            ("Regions", ", ".join(r["name"] for r in package["regions"])),
+            ("Period", f"{package['first_seen'][:16]} to {package['last_seen'][:16]} UTC"),
+            ("Tactics", ", ".join(package["tactics"])),
+            ("Goods", ", ".join(package["goods"])),
+            ("Totals", f"{totals['incidents']} incidents, {totals['referable']} referable "
+                       f"({_pounds(totals['referable_value_pence'])}), {totals['awaiting_crime_number']} awaiting a "
+                       f"crime number; {_pounds(totals['value_pence'])} in all"),
+        ]),
+        ("heading", "Evidence (incidents with a valid crime number)"),
+        ("table", (["when (UTC)", "force", "store", "retailer ref", "crime number", "tactics", "value", "vehicles"],
+                   [_cells(entry) for entry in package["evidence"]])),
+        ("heading", "Awaiting a crime number (intelligence, not evidence)"),
     ]
-    for entry in package["evidence"]:
-        lines.append(_row(entry))
-    lines += ["", "## Awaiting a crime number (intelligence, not evidence)", ""]
     if package["awaiting_crime_number"]:
-        lines += ["| when (UTC) | force | store | retailer ref | status | tactics | value | vehicles |",
-                  "|---|---|---|---|---|---|---|---|"]
-        lines += [_row(entry, status=True) for entry in package["awaiting_crime_number"]]
+        blocks.append(("table", (["when (UTC)", "force", "store", "retailer ref", "status", "tactics", "value",
+                                  "vehicles"], [_cells(entry, status=True) for entry in package["awaiting_crime_number"]])))
     else:
-        lines.append("None.")
-    lines += ["", "## Vehicles", ""]
+        blocks.append(("text", "None."))
+    vehicles = []
     for vehicle in package["vehicles"]:
         looks = " ".join(filter(None, [vehicle["colour"], vehicle["make"], vehicle["model"]]))
-        lines.append(f"- {vehicle['registration']} ({looks}): {len(vehicle['incidents'])} incidents in "
-                     f"{', '.join(vehicle['forces'])}")
-    if not package["vehicles"]:
-        lines.append("None reported.")
-    lines += ["", "## Descriptions", ""]
+        vehicles.append(f"{vehicle['registration']} ({looks}): {len(vehicle['incidents'])} incidents in "
+                        f"{', '.join(vehicle['forces'])}")
+    blocks += [("heading", "Vehicles"), ("items", vehicles) if vehicles else ("text", "None reported.")]
+    descriptions = []
     for entry in package["evidence"] + package["awaiting_crime_number"]:
         for description in entry["descriptions"]:
             parts = [description.get(k) for k in ("gender", "build", "complexion", "eye_colour", "ethnicity")]
             text = ", ".join(p for p in parts if p)
             if description["features"]:
                 text += "; " + ", ".join(description["features"])
-            lines.append(f"- {entry['key']}: {text}")
-    lines += ["", "## Why these incidents are linked", ""]
-    for link in package["links"]:
-        lines.append(f"- {link['a']} ↔ {link['b']} (score {link['score']:.2f}): {'; '.join(link['why'])}")
+            descriptions.append(f"{entry['key']}: {text}")
+    blocks += [("heading", "Descriptions"), ("items", descriptions)]
+    links = [f"{link['a']} ↔ {link['b']} (score {link['score']:.2f}): {'; '.join(link['why'])}"
+             for link in package["links"]]
+    blocks += [("heading", "Why these incidents are linked"), ("items", links)]
+    return blocks
+
+
+def _cells(entry: dict[str, Any], status: bool = False) -> list[str]:
+    vehicles = ", ".join(v["registration"] or "?" for v in entry["vehicles"]) or "-"
+    middle = entry["eligibility"] if status else (entry["crime_number"] or "-")
+    return [entry["occurred_at"][:16], entry["force_id"], entry["store"], f"{entry['retailer']}/{entry['incident_id']}",
+            middle, ", ".join(entry["tactics"]), _pounds(entry["value_pence"]), vehicles]
+
+
+def render_markdown(package: dict[str, Any]) -> str:
+    """Markdown in which every value is literal text (``crimelink.safe_text.markdown_text``)."""
+    lines: list[str] = []
+    for kind, content in _document(package):
+        if kind == "title":
+            lines += [f"# {markdown_text(content)}", ""]
+        elif kind == "heading":
+            lines += ["", f"## {markdown_text(content)}", ""]
+        elif kind == "fields":
+            lines += [f"**{name}:** {markdown_text(value)}  " for name, value in content]
+        elif kind == "table":
+            headers, rows = content
+            lines.append("| " + " | ".join(headers) + " |")
+            lines.append("|" + "---|" * len(headers))
+            lines += ["| " + " | ".join(markdown_text(cell) for cell in row) + " |" for row in rows]
+        elif kind == "items":
+            lines += [f"- {markdown_text(item)}" for item in content]
+        else:
+            lines.append(markdown_text(content))
     return "\n".join(lines) + "\n"
 
 
-def _row(entry: dict[str, Any], status: bool = False) -> str:
-    vehicles = ", ".join(v["registration"] or "?" for v in entry["vehicles"]) or "-"
-    middle = entry["eligibility"] if status else (entry["crime_number"] or "-")
-    return (f"| {entry['occurred_at'][:16]} | {entry['force_id']} | {entry['store']} | "
-            f"{entry['retailer']}/{entry['incident_id']} | {middle} | {', '.join(entry['tactics'])} | "
-            f"{_pounds(entry['value_pence'])} | {vehicles} |")
-
-
 def render_html(package: dict[str, Any]) -> str:
-    """A printable page: the Markdown rendering's content as HTML, no front-end build needed."""
-    body = []
-    in_table = False
-    for line in render_markdown(package).splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(cell.strip()) for cell in line.strip("|").split("|")]
-            if set("".join(cells)) <= {"-"}:
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-                body.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
+    """A printable page, every value escaped (``crimelink.safe_text.html_text``); no front-end build needed."""
+    body: list[str] = []
+    for kind, content in _document(package):
+        if kind == "title":
+            body.append(f"<h1>{html_text(content)}</h1>")
+        elif kind == "heading":
+            body.append(f"<h2>{html_text(content)}</h2>")
+        elif kind == "fields":
+            body += [f"<p><b>{html_text(name)}:</b> {html_text(value)}</p>" for name, value in content]
+        elif kind == "table":
+            headers, rows = content
+            body.append("<table><tr>" + "".join(f"<th>{html_text(h)}</th>" for h in headers) + "</tr>")
+            body += ["<tr>" + "".join(f"<td>{html_text(cell)}</td>" for cell in row) + "</tr>" for row in rows]
             body.append("</table>")
-            in_table = False
-        text = html.escape(line).replace("**", "")
-        if line.startswith("# "):
-            body.append(f"<h1>{text[2:]}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{text[3:]}</h2>")
-        elif line.startswith("- "):
-            body.append(f"<li>{text[2:]}</li>")
-        elif line.strip():
-            body.append(f"<p>{text}</p>")
-    if in_table:
-        body.append("</table>")
+        elif kind == "items":
+            body.append("<ul>" + "".join(f"<li>{html_text(item)}</li>" for item in content) + "</ul>")
+        else:
+            body.append(f"<p>{html_text(content)}</p>")
     style = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:75rem}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccd;padding:.2rem .4rem;font-size:.9rem;text-align:left}")
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Evidence {package['series_id']}"
-            f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Evidence "
+            f"{html_text(package['series_id'])}</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
