@@ -10,6 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from crimelink.access.principals import Role
+from crimelink.access.users import UserRegistry
 from crimelink.cli.broker import LocalBroker, fetch_broker, free_port
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.errors import BrokerError
@@ -69,9 +73,11 @@ def start_worker(settings: Settings, home: Path, app_id: str, **extra_env: str) 
     returns it with the settings that query its store."""
     web_port = free_port()
     dsn = f"chdb://{home / 'clickhouse'}"
+    token = UserRegistry(home / "users.json").add("bench", Role.ANALYST, replace=True)
     env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_KAFKA_BOOTSTRAP": settings.effective_kafka_bootstrap,
            "CRIMELINK_TOPIC_PREFIX": settings.kafka.topic_prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
            "CRIMELINK_APP_ID": app_id, "CRIMELINK_WEB_PORT": str(web_port), "CRIMELINK_CLICKHOUSE_DSN": dsn, **extra_env}
     worker = WorkerProcess(env, home / "worker.log", f"http://127.0.0.1:{web_port}")
     worker.start()
-    return worker, settings.replace(web={"port": web_port}, clickhouse={"dsn": dsn})
+    return worker, settings.replace(web={"port": web_port}, clickhouse={"dsn": dsn},
+                                    client={"token": SecretStr(token), "justification": "benchmark"})

@@ -9,8 +9,14 @@
     ├── StoreError                  ClickHouse
     │   ├── SchemaError             creating or migrating tables failed
     │   ├── SinkWriteError          a batch could not be written
-    │   └── QueryError              an analyst query failed
-    │       └── ReadOnlyViolation   the query would write, alter or run SYSTEM
+    │   └── QueryError              an analyst query failed (carries ClickHouse's code)
+    │       ├── ReadOnlyViolation   the query does more than read crimelink's tables
+    │       └── QueryLimitExceeded  the query was stopped at a time, memory or size limit
+    ├── AccessError                 users, tokens, roles (``crimelink users``, the web server)
+    │   ├── NotAuthenticated        no valid token, password or session
+    │   ├── PermissionDenied        the role may not do that, or not to that object
+    │   ├── JustificationRequired   personal data asked for without saying why
+    │   └── AuditUnavailable        the access log could not be written, so nothing is shown
     └── FeedError                   a raw feed record is unusable
         ├── UnknownFeedFormat       no adapter is registered under that name
         └── RecordRejected          the record failed validation (carries reasons)
@@ -38,6 +44,12 @@ __all__ = [
     "SinkWriteError",
     "QueryError",
     "ReadOnlyViolation",
+    "QueryLimitExceeded",
+    "AccessError",
+    "NotAuthenticated",
+    "PermissionDenied",
+    "JustificationRequired",
+    "AuditUnavailable",
     "FeedError",
     "UnknownFeedFormat",
     "RecordRejected",
@@ -85,10 +97,36 @@ class SinkWriteError(StoreError):
 
 
 class QueryError(StoreError):
-    pass
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ReadOnlyViolation(QueryError):
+    pass
+
+
+class QueryLimitExceeded(QueryError):
+    pass
+
+
+class AccessError(CrimelinkError):
+    pass
+
+
+class NotAuthenticated(AccessError):
+    pass
+
+
+class PermissionDenied(AccessError):
+    pass
+
+
+class JustificationRequired(AccessError):
+    pass
+
+
+class AuditUnavailable(AccessError):
     pass
 
 

@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "KafkaSettings", "ClickHouseSettings", "GateSettings", "LinkageSettings", "SinkSettings",
-           "WebSettings", "WorkerSettings", "get_settings"]
+           "WebSettings", "QuerySettings", "AccessSettings", "ClientSettings", "WorkerSettings", "get_settings"]
 
 
 def _var(name: str, default: Any = ..., description: str = "", **constraints: Any) -> Any:
@@ -130,16 +130,76 @@ class SinkSettings(_Group):
 
 
 class WebSettings(_Group):
-    """The worker's web server (query API, dashboard)."""
+    """The worker's web server (query API, dashboard): where it listens, TLS, and whom the browser may reach it as."""
 
     model_config = _group("CRIMELINK_WEB_")
 
-    host: str = _var("WEB_HOST", "127.0.0.1", "Interface the worker's web server binds to.")
+    host: str = _var("WEB_HOST", "127.0.0.1", "Interface the worker's web server binds to. Anything but a loopback "
+                                              "address needs TLS (or CRIMELINK_WEB_ALLOW_INSECURE).")
     port: int = _var("WEB_PORT", 6066, "Port of the worker's web server.", ge=0, le=65535)
+    tls_cert: Path | None = _var("WEB_TLS_CERT", None, "PEM certificate (chain) of the web server; with "
+                                                       "CRIMELINK_WEB_TLS_KEY it serves HTTPS only.")
+    tls_key: Path | None = _var("WEB_TLS_KEY", None, "PEM private key of CRIMELINK_WEB_TLS_CERT.")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="CRIMELINK_WEB_ALLOWED_HOSTS",
+        description="Host names the web server answers to (Host header, so a rebound DNS name is refused), comma-"
+                    "separated; the bind address, localhost, 127.0.0.1 and ::1 always are.",
+    )
+    allow_insecure: bool = _var("WEB_ALLOW_INSECURE", False, "Listen on a non-loopback address without TLS (tokens "
+                                                            "and cookies then cross the network in clear).")
+    session_hours: float = _var("WEB_SESSION_HOURS", 8.0, "How long a browser login lasts without activity.", gt=0)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        return [host.strip() for host in value.split(",") if host.strip()] if isinstance(value, str) else value
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+
+class QuerySettings(_Group):
+    """Limits on analysts' free SQL, set on their own connection where no query can raise them."""
+
+    model_config = _group("CRIMELINK_QUERY_")
+
+    max_seconds: float = _var("QUERY_MAX_SECONDS", 30.0, "Longest an analyst query may run (max_execution_time).",
+                              gt=0)
+    max_memory_mib: int = _var("QUERY_MAX_MEMORY_MIB", 1024, "Most memory one analyst query may use.", ge=16)
+    max_result_rows: int = _var("QUERY_MAX_RESULT_ROWS", 100_000, "Most rows an analyst query may return.", ge=1)
+    max_result_mib: int = _var("QUERY_MAX_RESULT_MIB", 64, "Most bytes an analyst query may return, in MiB.", ge=1)
+    max_rows_to_read: int = _var("QUERY_MAX_ROWS_TO_READ", 2_000_000_000, "Most rows an analyst query may read.",
+                                 ge=1)
+    max_sql_kib: int = _var("QUERY_MAX_SQL_KIB", 64, "Longest query text accepted, in KiB.", ge=1, le=256)
+
+
+class AccessSettings(_Group):
+    """Who may use crimelink, and the access log (Data Protection Act 2018 s.62)."""
+
+    model_config = _group("CRIMELINK_ACCESS_")
+
+    users_file: Path | None = _var("USERS_FILE", None, "Users, roles and hashed tokens; default users.json under "
+                                                       "CRIMELINK_HOME (written by 'crimelink users').")
+    audit_retention_days: int = _var("AUDIT_RETENTION_DAYS", 6 * 365 + 2, "How long access-log rows are kept (six "
+                                                                         "years by default).", ge=1)
+
+
+class ClientSettings(_Group):
+    """What the client commands (query, backlog, audit, alerts) send to the worker."""
+
+    model_config = _group("CRIMELINK_CLIENT_")
+
+    token: SecretStr | None = _var("TOKEN", None, "Bearer token of the client commands ('crimelink users add' "
+                                                  "prints one).")
+    justification: str = _var("JUSTIFICATION", "", "Why you consult personal data (sent as X-Justification when "
+                                                   "--why is not given).")
 
 
 class WorkerSettings(_Group):
@@ -194,12 +254,20 @@ class Settings(_Group):
     linkage: LinkageSettings = Field(default_factory=LinkageSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    query: QuerySettings = Field(default_factory=QuerySettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @property
     def broker_state_file(self) -> Path:
         """Where ``crimelink broker start`` records the local broker's address."""
         return self.home / "kafka" / "broker.json"
+
+    @property
+    def users_file(self) -> Path:
+        """Where users, roles and token hashes are kept."""
+        return self.access.users_file or self.home / "users.json"
 
     @property
     def effective_kafka_bootstrap(self) -> str:

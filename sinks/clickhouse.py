@@ -1,26 +1,29 @@
 """ClickHouse through clickhouse-connect: embedded chDB (``chdb:///dir``) or a server (``http(s)://``).
 
-Small public surface: :class:`ClickHouseStore` (connect, set up, insert, query) and
-:class:`BatchSink` (add rows, flush as one insert). With chDB only one process may open a data
-directory, so the worker owns it and everyone else queries through the worker's web server.
+Small public surface: :class:`ClickHouseStore` (connect, set up, insert, query), :class:`AnalystReader` (analysts'
+queries, checked and limited, on a connection of their own) and :class:`BatchSink` (add rows, flush as one insert).
+With chDB only one process may open a data directory, so the worker owns it and everyone else queries through the
+worker's web server.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlparse
 
-from crimelink.errors import QueryError, SchemaError, SinkWriteError, StoreError
-from crimelink.settings import Settings
+from crimelink.errors import QueryError, QueryLimitExceeded, ReadOnlyViolation, SchemaError, SinkWriteError, StoreError
+from crimelink.settings import QuerySettings, Settings
 from crimelink.sinks import migrations
-from crimelink.sinks.readonly import READ_ONLY_SETTINGS
-from crimelink.sinks.tables import Table
+from crimelink.sinks.query_guard import PARSE_SQL, FunctionAllowlist, QueryGuard
+from crimelink.sinks.tables import HIDDEN_FROM_ANALYSTS, Table
 
-__all__ = ["ClickHouseStore", "BatchSink", "QueryResult"]
+__all__ = ["ClickHouseStore", "AnalystReader", "BatchSink", "QueryResult"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,14 +42,15 @@ class QueryResult:
 class ClickHouseStore:
     """One connection to crimelink's database. Not thread-safe: call it from one thread at a time."""
 
-    def __init__(self, dsn: str, database: str, *, password: str | None = None, retention_days: int = 730) -> None:
+    def __init__(self, dsn: str, database: str, *, password: str | None = None, retention_days: int = 730,
+                 audit_retention_days: int = 2192) -> None:
         self.dsn = dsn
         self.database = database
         self.retention_days = retention_days
+        self.audit_retention_days = audit_retention_days
         self._lock = threading.Lock()
         self._password = password
         self._client = _connect(dsn, password, None)
-        self._reader: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClickHouseStore:
@@ -54,23 +58,30 @@ class ClickHouseStore:
         password = clickhouse.password.get_secret_value() if clickhouse.password else None
         if settings.is_embedded_store:
             (settings.home / "clickhouse").mkdir(parents=True, exist_ok=True)
-        return cls(settings.effective_clickhouse_dsn, clickhouse.database,
-                   password=password, retention_days=clickhouse.retention_days)
+        return cls(settings.effective_clickhouse_dsn, clickhouse.database, password=password,
+                   retention_days=clickhouse.retention_days, audit_retention_days=settings.access.audit_retention_days)
+
+    def analyst_reader(self, limits: QuerySettings) -> AnalystReader:
+        """A connection of its own for analysts' queries, with the guard built from this engine's catalogue (read
+        here, since the reader's own limits would cut the catalogue short)."""
+        catalogue = self.query("SELECT name, categories, is_aggregate, case_insensitive, alias_to FROM system.functions")
+        databases = self.query("SELECT name FROM system.databases")
+        guard = QueryGuard(self.database, [row[0] for row in databases.rows],
+                           FunctionAllowlist.from_catalogue(catalogue.rows),  # type: ignore[arg-type]
+                           hidden_tables=HIDDEN_FROM_ANALYSTS)
+        return AnalystReader(self.dsn, self.database, password=self._password, limits=limits, guard=guard)
 
     @property
     def where(self) -> str:
         """The DSN without credentials, for error messages."""
-        if self.dsn.startswith("chdb:"):
-            return self.dsn
-        parsed = urlparse(self.dsn)
-        return parsed._replace(netloc=parsed.hostname or parsed.netloc.rpartition("@")[2]).geturl()
+        return _without_credentials(self.dsn)
 
     def setup(self) -> int:
         """Create the database and apply pending migrations; returns the schema version now in force."""
         with self._lock:
             try:
                 for statement in migrations.BOOTSTRAP:
-                    self._client.command(migrations.render(statement, self.database, self.retention_days))
+                    self._client.command(self._render(statement))
                 # From here on unqualified table names in analysts' queries mean crimelink's tables.
                 self._client.close()
                 self._client = _connect(self.dsn, self._password, self.database)
@@ -81,7 +92,7 @@ class ClickHouseStore:
                     if migration.version <= applied:
                         continue
                     for statement in migration.statements:
-                        self._client.command(migrations.render(statement, self.database, self.retention_days))
+                        self._client.command(self._render(statement))
                     self._client.insert(
                         f"`{self.database}`.schema_migrations",
                         [[migration.version, migration.description]],
@@ -89,9 +100,14 @@ class ClickHouseStore:
                     )
                     log.info("applied ClickHouse schema migration %s: %s", migration.version, migration.description)
                     applied = migration.version
+                self._client.command(migrations.audit_ttl(self.database, self.audit_retention_days),
+                                     settings={"materialize_ttl_after_modify": 0})
             except Exception as error:
                 raise SchemaError(f"setting up database {self.database!r} at {self.where} failed: {error}") from error
         return int(applied)
+
+    def _render(self, statement: str) -> str:
+        return migrations.render(statement, self.database, self.retention_days, self.audit_retention_days)
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -120,21 +136,6 @@ class ClickHouseStore:
                 raise QueryError(f"query failed at {self.where}: {error}") from error
         return _result(result)
 
-    def read_only_query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
-        """An analyst's query on a separate read-only connection.
-
-        chDB keeps query settings on the connection, so ``readonly`` must never touch the
-        connection the sinks write through.
-        """
-        with self._lock:
-            if self._reader is None:
-                self._reader = _connect(self.dsn, self._password, self.database, settings=READ_ONLY_SETTINGS)
-            try:
-                result = self._reader.query(sql, parameters=parameters or {})
-            except Exception as error:
-                raise QueryError(f"query failed at {self.where}: {error}") from error
-        return _result(result)
-
     def command(self, sql: str) -> None:
         with self._lock:
             try:
@@ -145,8 +146,139 @@ class ClickHouseStore:
     def close(self) -> None:
         with self._lock:
             self._client.close()
-            if self._reader is not None:
-                self._reader.close()
+
+
+_CHECKED_CACHE = 256
+
+
+class AnalystReader:
+    """Analysts' queries on a connection of their own, never the one the sink writes through.
+
+    The connection carries ``readonly=1`` and the limits of :class:`QuerySettings`; under ``readonly=1`` no query can
+    change a setting, so none can raise them. Free SQL (:meth:`query`) is checked first by
+    :class:`~crimelink.sinks.query_guard.QueryGuard` on ClickHouse's own parse of it; crimelink's own views (stats,
+    evidence, backlog, the access log) use :meth:`trusted_query`. One thread at a time: the worker gives it a thread
+    of its own, so the sink never waits for an analyst.
+    """
+
+    def __init__(self, dsn: str, database: str, *, password: str | None, limits: QuerySettings,
+                 guard: QueryGuard) -> None:
+        self.database = database
+        self.limits = limits
+        self.where = _without_credentials(dsn)
+        self._client = _connect(dsn, password, database, settings={
+            "max_execution_time": limits.max_seconds,
+            "timeout_overflow_mode": "throw",
+            "max_memory_usage": limits.max_memory_mib * 1024 * 1024,
+            "max_result_rows": limits.max_result_rows,
+            "max_result_bytes": limits.max_result_mib * 1024 * 1024,
+            "result_overflow_mode": "throw",
+            "max_rows_to_read": limits.max_rows_to_read,
+            "read_overflow_mode": "throw",
+            "max_query_size": limits.max_sql_kib * 2048 + 4096,  # the formatted statement may be longer than the text
+            "readonly": 1,  # last: from here on the connection can change no setting
+        })
+        self._guard = guard
+        self._checked: dict[str, tuple[str, bool]] = {}
+        """Statements already parsed and accepted (the same text parses the same way): a dashboard or a script
+        polling one query costs one parse, not one per poll."""
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+        """An analyst's statement, refused (:class:`ReadOnlyViolation`) unless the guard accepts it."""
+        statement = sql.strip().rstrip(";").strip()
+        if len(statement.encode()) > self.limits.max_sql_kib * 1024:
+            raise ReadOnlyViolation(f"the query is {len(statement.encode()) // 1024} KiB; the limit is "
+                                    f"{self.limits.max_sql_kib} KiB (CRIMELINK_QUERY_MAX_SQL_KIB)")
+        if not statement:
+            raise ReadOnlyViolation("the query is empty")
+        checked = self._checked.get(statement)
+        if checked is None:
+            checked = self._check(statement)
+            if len(self._checked) >= _CHECKED_CACHE:
+                self._checked.pop(next(iter(self._checked)))
+            self._checked[statement] = checked
+        formatted, explain = checked
+        return self._run(formatted, parameters, stream=not explain)
+
+    def _check(self, statement: str) -> tuple[str, bool]:
+        """The formatted statement, and whether it is an EXPLAIN; or :class:`ReadOnlyViolation`."""
+        try:
+            formatted, ast = self._run(PARSE_SQL, {"sql": statement}, stream=False).rows[0]
+        except QueryError as error:
+            text = str(error)
+            if "Multi-statements" in text:
+                raise ReadOnlyViolation("only one statement per query: remove everything after the first ';'") from None
+            if "does not support JSON serialization" in text:
+                raise ReadOnlyViolation(
+                    f"{statement.split()[0].upper()} is not allowed: analysts' queries are one SELECT (or WITH ... "
+                    "SELECT, or EXPLAIN SELECT); for a table's columns: SELECT name, type, comment FROM system.columns "
+                    "WHERE database = currentDatabase() AND table = 'incidents'") from None
+            raise
+        tree = json.loads(ast)
+        self._guard.check(tree)
+        return str(formatted), tree.get("type") == "ExplainQuery"
+
+    def trusted_query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+        """crimelink's own SQL (never an analyst's text): the same connection and limits, no guard."""
+        return self._run(sql, parameters)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _run(self, sql: str, parameters: dict[str, Any] | None = None, *, stream: bool = True) -> QueryResult:
+        """Streamed block by block, and stopped once past the row limit: ClickHouse checks ``max_result_rows`` between
+        blocks, so one large block would otherwise come through whole. (chDB cannot stream an EXPLAIN.)"""
+        limit = self.limits.max_result_rows
+        try:
+            if not stream:
+                result = _result(self._client.query(sql, parameters=parameters or None))
+                columns, types, rows = result.columns, result.types, result.rows
+            else:
+                rows = []
+                with self._client.query_row_block_stream(sql, parameters=parameters or None) as blocks:
+                    columns = list(blocks.source.column_names)
+                    types = [column.name for column in blocks.source.column_types]
+                    for block in blocks:
+                        rows.extend(tuple(row) for row in block)
+                        if len(rows) > limit:
+                            break
+        except Exception as error:
+            raise _query_error(error, self.limits, self.where) from error
+        if len(rows) > limit:
+            raise _query_error(RuntimeError("Code: 396. result too large"), self.limits, self.where)
+        return QueryResult(columns=columns, types=types, rows=rows)
+
+
+def _query_error(error: Exception, limits: QuerySettings, where: str) -> QueryError:
+    """ClickHouse's error as crimelink's: a limit names itself and its setting, a write attempt is a violation."""
+    text = str(error)
+    code_match = re.search(r"Code: (\d+)", text)
+    code = int(code_match.group(1)) if code_match else None
+    if code == 164:  # READONLY
+        return ReadOnlyViolation("the query tried to change a setting or write: queries are read-only and their "
+                                 "limits fixed", code=code)
+    stopped = {
+        159: ("ran past its time limit", f"{limits.max_seconds:g} s", "CRIMELINK_QUERY_MAX_SECONDS"),
+        241: ("needed more memory than its limit", f"{limits.max_memory_mib} MiB", "CRIMELINK_QUERY_MAX_MEMORY_MIB"),
+        158: ("would read more rows than its limit", f"{limits.max_rows_to_read:,} rows",
+              "CRIMELINK_QUERY_MAX_ROWS_TO_READ"),
+        396: ("would return more rows or bytes than its limit",
+              f"{limits.max_result_rows:,} rows, {limits.max_result_mib} MiB",
+              "CRIMELINK_QUERY_MAX_RESULT_ROWS / CRIMELINK_QUERY_MAX_RESULT_MIB"),
+    }.get(code or 0)
+    if stopped is not None:
+        what, limit, setting = stopped
+        return QueryLimitExceeded(f"the query {what} ({limit}; {setting}) and was stopped", code=code)
+    first_line = text.split("\n", 1)[0]
+    message = re.sub(r"^.*?DB::Exception: ", "", first_line).split(": In scope SELECT formatQuerySingleLine")[0]
+    return QueryError(f"query failed at {where}: {message}", code=code)
+
+
+def _without_credentials(dsn: str) -> str:
+    if dsn.startswith("chdb:"):
+        return dsn
+    parsed = urlparse(dsn)
+    return parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
 
 
 def _result(result: Any) -> QueryResult:

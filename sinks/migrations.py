@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from crimelink.sinks.tables import (
     alerts,
+    audit_log,
     dead_letters,
     incidents,
     incidents_daily,
@@ -23,7 +24,7 @@ from crimelink.sinks.tables import (
     series,
 )
 
-__all__ = ["Migration", "MIGRATIONS", "LATEST_VERSION", "BOOTSTRAP", "render"]
+__all__ = ["Migration", "MIGRATIONS", "LATEST_VERSION", "BOOTSTRAP", "render", "audit_ttl"]
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         *(_incidents.add_index(index.name) for index in _incidents.indexes),
         incidents.LATEST_VIEW.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"),
     )),
+    Migration(7, "audit_log: the access log (DPA 2018 s.62)", (audit_log.TABLE.create(),)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 BOOTSTRAP = ("CREATE DATABASE IF NOT EXISTS {db}", schema_migrations.TABLE.create())
 
 
-def render(statement: str, database: str, retention_days: int) -> str:
-    return statement.format(db=f"`{database}`", retention_days=int(retention_days))
+def render(statement: str, database: str, retention_days: int, audit_retention_days: int = 2192) -> str:
+    return statement.format(db=f"`{database}`", retention_days=int(retention_days),
+                            audit_retention_days=int(audit_retention_days))
+
+
+def audit_ttl(database: str, audit_retention_days: int) -> str:
+    """Brings the access log's retention in line with the setting, which may have changed since migration 7."""
+    ttl = render(audit_log.TABLE.ttl or "", database, 0, audit_retention_days)
+    return f"ALTER TABLE `{database}`.audit_log MODIFY TTL {ttl}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 
 class WebhookNotifier:
     def __init__(self, urls: list[str], *, attempts: int = 5, first_delay: float = 1.0, timeout: float = 10.0,
-                 queue_size: int = 1000) -> None:
+                 queue_size: int = 1000,
+                 on_result: Callable[[str, bytes, bool, str], Awaitable[None]] | None = None) -> None:
         self.urls = urls
+        self._on_result = on_result
         self.attempts = attempts
         self.first_delay = first_delay
         self.timeout = timeout
@@ -51,6 +54,7 @@ class WebhookNotifier:
                 async with session.post(url, data=payload, headers={"Content-Type": "application/json"}) as response:
                     if response.status < 300:
                         self.delivered += 1
+                        await self._report(url, payload, True, f"HTTP {response.status}, attempt {attempt}")
                         return
                     problem = f"HTTP {response.status}"
             except (aiohttp.ClientError, TimeoutError) as error:
@@ -61,3 +65,8 @@ class WebhookNotifier:
                 delay *= 2
         self.failed += 1
         log.error("webhook %s: giving up on an alert after %d attempts", url, self.attempts)
+        await self._report(url, payload, False, f"gave up after {self.attempts} attempts: {problem}")
+
+    async def _report(self, url: str, payload: bytes, ok: bool, detail: str) -> None:
+        if self._on_result is not None:
+            await self._on_result(url, payload, ok, detail)

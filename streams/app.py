@@ -7,21 +7,25 @@ also normalises and gates when it starts no intake workers (``CRIMELINK_INTAKE_P
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import faust
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
+from crimelink.errors import ConfigurationError
 from crimelink.settings import Settings
 from crimelink.streams import sink, web
 from crimelink.streams.agents import correlate, crime_number_updates, gate, normalise
+from crimelink.streams.audit import AuditTrail
 from crimelink.streams.engine import garbage
 from crimelink.streams.engine.changelog import OutputTable
 from crimelink.streams.engine.checkpoint import Delivery, Send
 from crimelink.streams.engine.envelopes import SentEnvelopes
 from crimelink.streams.engine.flow_control import KeepQueuedFlowControl
 from crimelink.streams.engine.transport import SCHEME
+from crimelink.streams.engine.web_pages import MAX_REQUEST_BYTES, CrimelinkWeb
 from crimelink.streams.store import StoreThread
 from crimelink.streams.topics import TopicNames, faust_topics
 from crimelink.streams.wiring import Wiring
@@ -41,6 +45,10 @@ class CrimelinkApp(faust.App):  # type: ignore[misc]  # faust is untyped
         """Faust's, except that resuming running flow keeps what is queued (``crimelink.streams.engine.flow_control``)."""
         return KeepQueuedFlowControl(loop=self.loop)
 
+    def _new_web(self) -> CrimelinkWeb:
+        """Faust's web driver without Faust's own pages (``crimelink.streams.engine.web_pages``)."""
+        return CrimelinkWeb(self)
+
 
 def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
     """The app for one process, with every agent, table, timer, service and page its role runs.
@@ -49,6 +57,8 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
     agents with Faust's ``test_context``, pass one that keeps what it is given)."""
     intake_only = settings.intake_only
     kafka = settings.kafka
+    if not intake_only:
+        web.check_listen_address(settings.web)
     app = CrimelinkApp(
         f"{kafka.app_id}-intake" if intake_only else kafka.app_id,
         broker=f"{SCHEME}://{settings.effective_kafka_bootstrap}",
@@ -65,6 +75,9 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
         web_host=settings.web.host,
         web_port=settings.web.port,
         web_in_thread=False,
+        web_ssl_context=_tls_context(settings) if settings.web.tls and not intake_only else None,
+        web_application_options={"client_max_size": MAX_REQUEST_BYTES},
+        web_cors_options={},  # no CORS: no other site may read an answer
         producer_acks=-1,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
@@ -81,8 +94,9 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
 
     if not intake_only:
         correlate.install(app, wiring)
-        sink.install(app, wiring)
-        web.install(app, wiring)
+        trail = AuditTrail(wiring.send, names.audit)
+        sink.install(app, wiring, trail)
+        web.install(app, wiring, trail)
     if intake_only or not settings.worker.intake_processes:
         normalise.install(app, wiring)
         gate.install(app, wiring)
@@ -94,3 +108,14 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
         await delivery.stop()
 
     return app
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(str(settings.web.tls_cert), str(settings.web.tls_key))
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigurationError(f"cannot load the web server's TLS certificate {settings.web.tls_cert} and key "
+                                 f"{settings.web.tls_key}: {error}") from error
+    return context

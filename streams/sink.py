@@ -7,20 +7,38 @@ A service of the app; see ``crimelink.streams.engine.topic_sink`` for why it rea
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+import orjson
+
+from crimelink.access.audit import AuditEvent, Category, Outcome
+from crimelink.access.principals import Principal
 from crimelink.sinks.clickhouse import BatchSink
 from crimelink.sinks.tables import STORED, alerts
 from crimelink.sinks.webhooks import WebhookNotifier
+from crimelink.streams.audit import AuditTrail
 from crimelink.streams.engine.topic_sink import Route, TopicSink
 from crimelink.streams.wiring import Wiring
 
 __all__ = ["install"]
 
+WORKER = Principal("crimelink-worker", None, via="process")
+"""Who discloses an alert to a webhook: the worker itself, on the operator's configuration."""
 
-def install(app: Any, wiring: Wiring) -> WebhookNotifier:
-    """Adds the sink service and the webhook delivery task to ``app``; returns the notifier."""
+
+def install(app: Any, wiring: Wiring, trail: AuditTrail) -> WebhookNotifier:
+    """Adds the sink service and the webhook delivery task to ``app``; returns the notifier. Each delivery is a
+    disclosure, recorded in the access log with its recipient."""
     settings = wiring.settings
-    notifier = WebhookNotifier(settings.sink.alert_webhooks, attempts=settings.sink.webhook_attempts)
+
+    async def delivered(url: str, payload: bytes, ok: bool, detail: str) -> None:
+        await trail.record_quietly(AuditEvent(
+            Category.DISCLOSURE, "webhook", WORKER, client="alert webhooks", object=_alert_id(payload),
+            recipient=_without_credentials(url), outcome=Outcome.OK if ok else Outcome.FAILED, detail=detail, rows=1,
+            justification="alert notification (CRIMELINK_ALERT_WEBHOOKS)"))
+
+    notifier = WebhookNotifier(settings.sink.alert_webhooks, attempts=settings.sink.webhook_attempts,
+                               on_result=delivered)
 
     def routes() -> list[Route]:
         store = wiring.store.store
@@ -41,3 +59,15 @@ def install(app: Any, wiring: Wiring) -> WebhookNotifier:
         await notifier.run()
 
     return notifier
+
+
+def _alert_id(payload: bytes) -> str:
+    try:
+        return str(orjson.loads(payload).get("alert_id", ""))
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+
+
+def _without_credentials(url: str) -> str:
+    parsed = urlsplit(url)
+    return parsed._replace(netloc=parsed.hostname or "", query="").geturl() if parsed.password or parsed.query else url

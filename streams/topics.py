@@ -36,6 +36,7 @@ class TopicNames:
         self.links = f"{prefix}links"
         self.series = f"{prefix}series"
         self.alerts = f"{prefix}alerts"
+        self.audit = f"{prefix}audit"  # the access log (crimelink.streams.audit), on its way to ClickHouse
 
     def feed_of(self, topic: str) -> str | None:
         """The feed format a raw topic carries."""
@@ -43,7 +44,7 @@ class TopicNames:
 
     def all(self) -> list[str]:
         return [*self.raw.values(), self.normalised, self.checked, self.dead_letters, self.crime_number_updates,
-                self.gate_commands, self.feedback, self.correlation_in, self.links, self.series, self.alerts]
+                self.gate_commands, self.feedback, self.correlation_in, self.links, self.series, self.alerts, self.audit]
 
     def partitions(self, name: str, default: int) -> int:
         """Correlation state is global, so its input topic has one partition; the rest use the default."""

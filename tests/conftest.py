@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 
+from crimelink.access.principals import Role
+from crimelink.access.users import UserRegistry
 from crimelink.cli.broker import LocalBroker, fetch_broker, free_port
 from crimelink.cli.query_client import run_query
 from crimelink.cli.worker_process import WorkerProcess
-from crimelink.settings import ClickHouseSettings, KafkaSettings, Settings, WebSettings
+from crimelink.settings import ClickHouseSettings, ClientSettings, KafkaSettings, Settings, WebSettings
 from crimelink.sinks.clickhouse import ClickHouseStore, QueryResult
 from crimelink.streams.kafka_io import declare_topics
 from crimelink.streams.topics import TopicNames
@@ -51,7 +53,9 @@ class RunningWorker:
     def __init__(self, bootstrap: str, home: Path, **overrides: str) -> None:
         token = uuid.uuid4().hex[:8]
         self.home = home
+        self.bootstrap_address = bootstrap
         self.web_port = free_port()
+        self.tokens = _add_test_users(home)
         self.env = {
             **os.environ,
             "CRIMELINK_HOME": str(home),
@@ -62,15 +66,30 @@ class RunningWorker:
             "CRIMELINK_CLICKHOUSE_DSN": f"chdb://{home / 'clickhouse'}",
             "CRIMELINK_TOPIC_PARTITIONS": "2",
             "CRIMELINK_SINK_FLUSH_SECONDS": "0.2",
+            # what a client command run by the test analyst sends (the worker itself reads neither)
+            "CRIMELINK_TOKEN": self.tokens["analyst"],
+            "CRIMELINK_JUSTIFICATION": "pytest: checking the pipeline",
             **overrides,
         }
-        self.settings = Settings(
-            home=home, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=self.env["CRIMELINK_TOPIC_PREFIX"]),
-            web=WebSettings(port=self.web_port), clickhouse=ClickHouseSettings(dsn=self.env["CRIMELINK_CLICKHOUSE_DSN"]),
-        )
+        self.settings = self.as_user("analyst")
         self.topics = TopicNames(self.settings)
         self.bootstrap = bootstrap
-        self.process = WorkerProcess(self.env, home / "worker.log", f"http://127.0.0.1:{self.web_port}")
+        self.process = self._process()
+
+    def _process(self) -> WorkerProcess:
+        certificate = self.env.get("CRIMELINK_WEB_TLS_CERT")
+        scheme, host = ("https", "localhost") if certificate else ("http", "127.0.0.1")
+        return WorkerProcess(self.env, self.home / "worker.log", f"{scheme}://{host}:{self.web_port}",
+                             ca_file=Path(certificate) if certificate else None)
+
+    def as_user(self, name: str, justification: str = "pytest: checking the pipeline") -> Settings:
+        """Settings of a client command run by one of the test users (analyst, admin, kent-liaison, quikmart-dev)."""
+        return Settings(
+            home=self.home, kafka=KafkaSettings(bootstrap=self.bootstrap_address,
+                                                topic_prefix=self.env["CRIMELINK_TOPIC_PREFIX"]),
+            web=WebSettings(port=self.web_port), clickhouse=ClickHouseSettings(dsn=self.env["CRIMELINK_CLICKHOUSE_DSN"]),
+            client=ClientSettings(token=self.tokens[name], justification=justification),
+        )
 
     def start(self) -> RunningWorker:
         declare_topics(self.bootstrap, self.topics.all(), 2, self.topics.partitions)
@@ -85,7 +104,7 @@ class RunningWorker:
         state must come back from Kafka."""
         self.process.stop()
         self.env = {**self.env, **overrides}
-        self.process = WorkerProcess(self.env, self.home / "worker.log", f"http://127.0.0.1:{self.web_port}")
+        self.process = self._process()
         self.process.start()
         return self
 
@@ -97,6 +116,17 @@ class RunningWorker:
 
     def log(self) -> str:
         return (self.home / "worker.log").read_text(errors="replace")
+
+
+TEST_USERS = {"analyst": (Role.ANALYST, {}), "admin": (Role.ADMIN, {}),
+              "kent-liaison": (Role.FORCE, {"forces": ["kent"]}), "durham-liaison": (Role.FORCE, {"forces": ["durham"]}),
+              "quikmart-dev": (Role.RETAILER, {"retailers": ["quikmart"]})}
+
+
+def _add_test_users(home: Path) -> dict[str, str]:
+    """One user of each role in the worker's users file; their tokens."""
+    registry = UserRegistry(home / "users.json")
+    return {name: registry.add(name, role, replace=True, **scope) for name, (role, scope) in TEST_USERS.items()}
 
 
 @pytest.fixture(scope="session")

@@ -295,20 +295,26 @@ def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id
 
 
 @main.command()
-@click.argument("retailer")
+@click.argument("retailer", required=False)
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def backlog(retailer: str, output: str) -> None:
-    """One retailer's backlog: incidents rejected, pending or invalid (with what to do), and expired."""
-    from crimelink.cli.query_client import print_result, run_query
+def backlog(retailer: str | None, output: str) -> None:
+    """A retailer's backlog: incidents rejected, pending or invalid (with what to do), and expired. A retailer's
+    token sees its own (RETAILER may be left out); an analyst's names the retailer."""
+    from crimelink.cli.query_client import as_result, call_worker, print_result
 
-    result = run_query(
-        "SELECT incident_id, revision, current_status AS status, reason, action, deadline, updated_at "
-        "FROM retailer_backlog WHERE retailer = {retailer:String} ORDER BY deadline IS NULL, deadline, updated_at",
-        {"retailer": retailer},
-    )
+    result = as_result(call_worker(get_settings(), "/api/backlog", query={"retailer": retailer} if retailer else None))
     if not result.rows:
-        click.echo(f"{retailer}: nothing rejected, pending or expired", err=True)
+        click.echo(f"{retailer or 'your retailer'}: nothing rejected, pending or expired", err=True)
     print_result(result, output)
+
+
+@main.command()
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def alerts(output: str) -> None:
+    """Multi-region alerts: every one for an analyst, those touching its forces for a force's liaison."""
+    from crimelink.cli.query_client import as_result, call_worker, print_result
+
+    print_result(as_result(call_worker(get_settings(), "/api/alerts")), output)
 
 
 # --- analysts -------------------------------------------------------------------------------
@@ -318,8 +324,10 @@ def backlog(retailer: str, output: str) -> None:
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Bind a {NAME:Type} placeholder; repeatable.")
-def query(sql: str, output: str, params: tuple[str, ...]) -> None:
-    """Run a read-only SQL query (through the worker for the embedded store)."""
+@click.option("--why", "justification", default=None, metavar="TEXT",
+              help="Why you consult this data (kept in the access log); default CRIMELINK_JUSTIFICATION.")
+def query(sql: str, output: str, params: tuple[str, ...], justification: str | None) -> None:
+    """Run a read-only SQL query through the worker (analysts; needs CRIMELINK_TOKEN and a reason)."""
     from crimelink.cli.query_client import print_result, run_query
 
     parameters = {}
@@ -328,7 +336,82 @@ def query(sql: str, output: str, params: tuple[str, ...]) -> None:
         if not separator:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
         parameters[name] = value
-    print_result(run_query(sql, parameters), output)
+    print_result(run_query(sql, parameters, get_settings(), justification), output)
+
+
+# --- users and the access log -----------------------------------------------------------------
+
+@main.group()
+def users() -> None:
+    """Who may use crimelink: users, roles, tokens (the file is CRIMELINK_USERS_FILE, default under CRIMELINK_HOME)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["analyst", "force", "retailer", "admin"]))
+@click.option("--force", "forces", multiple=True, metavar="ID", help="A force the liaison serves (repeatable).")
+@click.option("--retailer", "retailers", multiple=True, metavar="ID", help="The retailer a retailer user is.")
+@click.option("--password", is_flag=True, help="Also set a password for the login page (asked twice).")
+@click.option("--replace", is_flag=True, help="Replace an existing user (its old tokens stop working).")
+def users_add(name: str, role: str, forces: tuple[str, ...], retailers: tuple[str, ...], password: bool,
+              replace: bool) -> None:
+    """Add a user and print its token, once: only its hash is kept."""
+    from crimelink.access.principals import Role
+    from crimelink.access.users import UserRegistry
+
+    secret = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
+    if secret is not None and len(secret) < 12:
+        raise click.ClickException("a password needs at least 12 characters")
+    settings = get_settings()
+    token = UserRegistry(settings.users_file).add(name, Role(role), forces=list(forces), retailers=list(retailers),
+                                                  password=secret, replace=replace)
+    scope = f" for {', '.join(forces or retailers)}" if forces or retailers else ""
+    click.echo(f"user {name} ({role}{scope}) added to {settings.users_file}")
+    click.echo("token (shown once; keep it secret):", err=True)
+    click.echo(token)
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every user, its role and scope, and whether it is revoked."""
+    from crimelink.access.users import UserRegistry
+
+    settings = get_settings()
+    listed = UserRegistry(settings.users_file).users()
+    if not listed:
+        click.echo(f"no users in {settings.users_file}; add one with 'crimelink users add NAME --role analyst'")
+    for user in listed:
+        scope = ", ".join(user.forces or user.retailers)
+        state = f"revoked {user.revoked}" if user.revoked else f"{len(user.tokens)} token(s)" + (
+            ", password" if user.password else "")
+        click.echo(f"{user.name}\t{user.role.value}\t{scope or '-'}\t{state}\tcreated {user.created}")
+
+
+@users.command("revoke")
+@click.argument("name")
+def users_revoke(name: str) -> None:
+    """Revoke every token and the password of a user: the running worker refuses them from the next request."""
+    from crimelink.access.users import UserRegistry
+
+    settings = get_settings()
+    UserRegistry(settings.users_file).revoke(name)
+    click.echo(f"user {name} revoked")
+
+
+@main.command()
+@click.option("--user", default=None, help="Only this user's rows.")
+@click.option("--since", default=None, help="ISO time, or 30m, 12h, 7d.")
+@click.option("--action", default=None, help="query, stats, evidence, evidence-export, incident, alerts, backlog, "
+                                             "login, logout, webhook, crime-number-update...")
+@click.option("--limit", type=int, default=1000, show_default=True)
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def audit(user: str | None, since: str | None, action: str | None, limit: int, output: str) -> None:
+    """The access log (DPA 2018 s.62), newest first: who consulted, disclosed or changed what, when, why (admins)."""
+    from crimelink.cli.query_client import as_result, call_worker, print_result
+
+    query = {key: value for key, value in {"user": user, "since": since, "action": action}.items() if value}
+    query["limit"] = str(limit)
+    print_result(as_result(call_worker(get_settings(), "/api/audit", query=query)), output)
 
 
 @main.command("settings")

@@ -18,8 +18,11 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
+from crimelink.access.principals import Role
+from crimelink.access.users import UserRegistry
 from crimelink.cli.broker import LocalBroker, fetch_broker, free_port, kafka_version
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.errors import CrimelinkError
@@ -28,14 +31,16 @@ from crimelink.settings import get_settings
 __all__ = ["run_demo"]
 
 console = Console()
+DEMO_ANALYST = "demo-analyst"
 #: The demo compresses time: forces "issue" crime numbers within a minute, and what has none after two expires.
 DEMO_FOLLOW_UP_SECONDS = 60.0
 DEMO_PENDING_DEADLINE_SECONDS = 120
 
 
-def _stats(web_url: str) -> dict[str, Any] | None:
+def _stats(web_url: str, token: str) -> dict[str, Any] | None:
+    request = urllib.request.Request(f"{web_url}/api/stats", headers={"Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(f"{web_url}/api/stats", timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())  # type: ignore[no-any-return]
     except (OSError, ValueError):
         return None
@@ -55,16 +60,16 @@ def _view(stats: dict[str, Any] | None, published: int, web_url: str) -> Group:
     )
     forces = Table("force", "region", "incidents", "referable", "value £", title="Incidents by force (top 8)")
     for row in stats.get("by_force", [])[:8]:
-        forces.add_row(row["force_id"], row["region_id"], str(row["incidents"]), str(row["referable"]),
+        forces.add_row(escape(row["force_id"]), escape(row["region_id"]), str(row["incidents"]), str(row["referable"]),
                        f"{row['value_pounds']:,.0f}")
     alerts = Table("alert", "level", "lead force", "forces", "regions", "incidents", "referable",
                    title="Multi-region alerts (evidence: dashboard → alert)")
     for row in stats.get("alerts", [])[:6]:
-        alerts.add_row(row["alert_id"], str(row["level"]), row["lead_force"], str(row["force_count"]),
+        alerts.add_row(escape(row["alert_id"]), str(row["level"]), escape(row["lead_force"]), str(row["force_count"]),
                        str(row["region_count"]), str(row["incident_count"]), str(row["referable_count"]))
     rejected = Table("retailer", "problem", "records", title="Rejected records")
     for row in stats.get("rejections", [])[:8]:
-        rejected.add_row(row["retailer"] or "?", row["problem"], str(row["records"]))
+        rejected.add_row(escape(row["retailer"] or "?"), escape(row["problem"]), str(row["records"]))
     footer = f"dashboard {web_url}   ·   Ctrl-C stops broker, worker and feed"
     return Group(header, alerts, forces, rejected, footer)
 
@@ -98,15 +103,21 @@ def run_demo(*, rate: float, keep: bool) -> None:
         (settings.home / "worker.json").write_text(json.dumps({"web_url": web_url, "home": str(home)}))
         worker = WorkerProcess(env, home / "worker.log", web_url)
         console.print("Starting the worker (normalise → crime-number gate → correlation → ClickHouse)…")
+        token = UserRegistry(home / "users.json").add(DEMO_ANALYST, Role.ANALYST, replace=True)
         worker.start()
-        console.print(f"Worker up. Dashboard: [link={web_url}]{web_url}[/link]")
+        console.print(f"Worker up. Dashboard: [link={web_url}]{web_url}[/link]  — log in as [bold]{DEMO_ANALYST}[/] "
+                      "with this token as the password:")
+        console.print(token, markup=False, highlight=False, soft_wrap=True)
         console.print(f"Demo clock: crime numbers follow within {DEMO_FOLLOW_UP_SECONDS:.0f}s for half of the pending "
                       f"incidents; the rest expire after {DEMO_PENDING_DEADLINE_SECONDS}s.")
-        console.print("Query while it runs, from another terminal in this directory:")
-        console.print("  .venv/bin/crimelink query \"SELECT force_id, count() AS incidents FROM incidents_latest "
-                      "GROUP BY force_id ORDER BY incidents DESC\"")
-        console.print("  .venv/bin/crimelink query \"SELECT retailer, summary FROM dead_letters LIMIT 10\"")
-        console.print("  .venv/bin/crimelink backlog quikmart")
+        console.print("Query while it runs, from another terminal in this directory (every query is in the access log, "
+                      "with its reason):")
+        console.print(f"  export CRIMELINK_TOKEN={token}", markup=False, highlight=False, soft_wrap=True)
+        console.print("  .venv/bin/crimelink query --why \"demo\" \"SELECT force_id, count() AS incidents FROM "
+                      "incidents_latest GROUP BY force_id ORDER BY incidents DESC\"", markup=False)
+        console.print("  .venv/bin/crimelink query --why \"demo\" \"SELECT retailer, summary FROM dead_letters LIMIT 10\"",
+                      markup=False)
+        console.print("  .venv/bin/crimelink backlog quikmart", markup=False)
         feeder = threading.Thread(target=_feed, args=(env, rate, stop, published), daemon=True)
         feeder.start()
         with Live(_view(None, 0, web_url), console=console, refresh_per_second=1) as live:
@@ -114,7 +125,7 @@ def run_demo(*, rate: float, keep: bool) -> None:
                 time.sleep(2)
                 if worker.process is not None and worker.process.poll() is not None:
                     raise CrimelinkError(f"the worker stopped unexpectedly; see {worker.log_file}")
-                live.update(_view(_stats(web_url), published[0], web_url))
+                live.update(_view(_stats(web_url, token), published[0], web_url))
     except KeyboardInterrupt:
         console.print("\nStopping…")
     finally:

@@ -1,19 +1,27 @@
-"""``crimelink query``: through the worker's web server for the embedded store, straight to a server otherwise."""
+"""The client commands' way to the worker: its web API, with the caller's token (``CRIMELINK_TOKEN``) and, for personal
+data, a justification. Always through the worker, whatever the store: that is where identity is checked and the access
+log written."""
 
 from __future__ import annotations
 
 import csv
 import json
+import ssl
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
-from crimelink.errors import QueryError
-from crimelink.settings import Settings, get_settings
+from crimelink.errors import AccessError, JustificationRequired, NotAuthenticated, PermissionDenied, QueryError
+from crimelink.safe_text import csv_cell, terminal_text
+from crimelink.settings import Settings
 from crimelink.sinks.clickhouse import QueryResult
 
-__all__ = ["run_query", "print_result", "worker_url"]
+__all__ = ["run_query", "call_worker", "print_result", "worker_url", "as_result"]
+
+_ERRORS: dict[int, type[Exception]] = {401: NotAuthenticated, 403: PermissionDenied, 421: AccessError,
+                                       428: JustificationRequired}
 
 
 def worker_url(settings: Settings) -> str:
@@ -27,53 +35,69 @@ def worker_url(settings: Settings) -> str:
     return settings.web.url
 
 
-def run_query(sql: str, parameters: dict[str, Any], settings: Settings | None = None) -> QueryResult:
-    settings = settings or get_settings()
-    if not settings.is_embedded_store:
-        from crimelink.sinks.clickhouse import ClickHouseStore
-        from crimelink.sinks.readonly import check_read_only
-
-        statement = check_read_only(sql)
-        store = ClickHouseStore.from_settings(settings)
-        try:
-            store.setup()
-            return store.read_only_query(statement, parameters)
-        finally:
-            store.close()
-    url = f"{worker_url(settings)}/api/query"
-    body = json.dumps({"sql": sql, "params": parameters}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+def call_worker(settings: Settings, path: str, *, body: dict[str, Any] | None = None,
+                query: dict[str, str] | None = None, justification: str | None = None) -> Any:
+    """GET (or POST ``body``) ``path`` on the worker as the token's user; the decoded JSON answer."""
+    token = settings.client.token.get_secret_value() if settings.client.token else ""
+    if not token:
+        raise NotAuthenticated("no token: set CRIMELINK_TOKEN to the token 'crimelink users add' printed "
+                               "(the demo prints one as it starts)")
+    url = f"{worker_url(settings)}{path}"
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    why = justification if justification is not None else settings.client.justification
+    if why:
+        headers["X-Justification"] = " ".join(why.split())
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers)
+    context = ssl.create_default_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            payload = json.loads(response.read())
+        with urllib.request.urlopen(request, timeout=settings.query.max_seconds + 30, context=context) as response:
+            return json.loads(response.read())
     except urllib.error.HTTPError as error:
         try:
             message = json.loads(error.read())["error"]
-        except (ValueError, KeyError):
-            message = str(error)
-        raise QueryError(message) from None
+        except (ValueError, KeyError, TypeError):
+            message = f"HTTP {error.code} from {url}"
+        raise _ERRORS.get(error.code, QueryError)(message) from None
     except urllib.error.URLError as error:
         raise QueryError(
-            f"no crimelink worker answers at {url} ({error.reason}); the embedded store is queried through "
-            "the running worker: start it ('crimelink worker' or 'crimelink demo') or set CRIMELINK_WEB_PORT"
-        ) from None
+            f"no crimelink worker answers at {url} ({error.reason}): start it ('crimelink worker' or 'crimelink "
+            "demo') or set CRIMELINK_WEB_PORT") from None
+
+
+def as_result(payload: dict[str, Any]) -> QueryResult:
     return QueryResult(columns=payload["columns"], types=payload["types"], rows=[tuple(r) for r in payload["rows"]])
 
 
+def run_query(sql: str, parameters: dict[str, Any], settings: Settings, justification: str | None = None) -> QueryResult:
+    """An analyst's read-only SQL, through the worker (which checks it, limits it and logs it)."""
+    return as_result(call_worker(settings, "/api/query", body={"sql": sql, "params": parameters},
+                                 justification=justification))
+
+
 def print_result(result: QueryResult, output: str) -> None:
+    """Values are printed literally: control characters escaped in the table, formulas neutralised in CSV."""
     if output == "json":
         json.dump([dict(zip(result.columns, row, strict=True)) for row in result.rows], sys.stdout, default=str, indent=1)
         sys.stdout.write("\n")
     elif output == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(result.columns)
-        writer.writerows(result.rows)
+        writer.writerow([csv_cell(column) for column in result.columns])
+        writer.writerows([csv_cell(value) for value in row] for row in result.rows)
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(*result.columns)
+        table = Table()
+        for column in result.columns:
+            table.add_column(Text(terminal_text(column)))
         for row in result.rows:
-            table.add_row(*("" if value is None else str(value) for value in row))
-        Console().print(table)
+            table.add_row(*(Text("" if value is None else terminal_text(value)) for value in row))
+        Console(markup=False, highlight=False).print(table)
         Console(stderr=True).print(f"{len(result.rows)} row(s)", style="dim")

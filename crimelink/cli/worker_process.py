@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -18,10 +19,11 @@ __all__ = ["WorkerProcess"]
 class WorkerProcess:
     """A ``crimelink worker`` child process with its own environment."""
 
-    def __init__(self, env: dict[str, str], log_file: Path, web_url: str) -> None:
+    def __init__(self, env: dict[str, str], log_file: Path, web_url: str, *, ca_file: Path | None = None) -> None:
         self.env = env
         self.log_file = log_file
         self.web_url = web_url
+        self._context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> None:
@@ -38,7 +40,7 @@ class WorkerProcess:
                 raise CrimelinkError(f"worker exited with {self.process.returncode}; see {self.log_file}:\n"
                                      + self.log_file.read_text(errors="replace")[-3000:])
             try:
-                with urllib.request.urlopen(f"{self.web_url}/api/stats", timeout=2):
+                with urllib.request.urlopen(f"{self.web_url}/healthz", timeout=2, context=self._context):
                     return
             except OSError:
                 time.sleep(0.5)

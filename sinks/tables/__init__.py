@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from crimelink.sinks.tables import (
     alerts,
+    audit_log,
     dead_letters,
     incidents,
     incidents_daily,
@@ -16,9 +17,11 @@ from crimelink.sinks.tables import (
 )
 from crimelink.sinks.tables.base import Column, Index, Row, Table
 
-__all__ = ["Column", "Index", "Row", "Table", "ALL", "STORED"]
+__all__ = ["Column", "Index", "Row", "Table", "ALL", "STORED", "HIDDEN_FROM_ANALYSTS"]
 
 ALL: tuple[Table, ...] = (incidents.TABLE, dead_letters.TABLE, retailer_feedback.TABLE, links.TABLE, series.TABLE,
-                          alerts.TABLE, incidents_daily.TABLE, schema_migrations.TABLE)
+                          alerts.TABLE, incidents_daily.TABLE, schema_migrations.TABLE, audit_log.TABLE)
 STORED: tuple[Table, ...] = tuple(table for table in ALL if table.row is not None)
 """The tables the sink writes, each from its own topic."""
+HIDDEN_FROM_ANALYSTS: frozenset[str] = frozenset({audit_log.TABLE.name})
+"""Tables analysts' SQL may not read: only admins read the access log, through ``crimelink audit``."""

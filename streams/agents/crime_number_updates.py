@@ -1,19 +1,36 @@
-"""Retailers' crime-number updates -> gate commands keyed by incident (so they meet the held incident's partition)."""
+"""Retailers' crime-number updates -> gate commands keyed by incident (so they meet the held incident's partition),
+each with its alteration event for the access log, in the same delivery."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from crimelink.access.audit import AuditEvent, Category
+from crimelink.access.principals import Principal, Role
 from crimelink.intake.feeds.base import reasons_from_validation
 from crimelink.schemas.outcomes import CrimeNumberUpdate, DeadLetter, Reason
 from crimelink.streams.engine.checkpoint import Output
 from crimelink.streams.wiring import Wiring
 
 __all__ = ["install"]
+
+
+SENDER = Principal("kafka:unauthenticated", Role.RETAILER, via="kafka")
+"""Who sent an update: Kafka clients do not authenticate yet, so only that a retailer's feed did. The record's
+``retailer`` is a claim, not an identity."""
+
+
+def update_event(update: CrimeNumberUpdate, where: str) -> AuditEvent:
+    """The alteration an update asks for; its id comes from where it was read, so a replay is logged once."""
+    force = f" from force {update.force_id}" if update.force_id else ""
+    return AuditEvent(Category.ALTERATION, "crime-number-update", SENDER, client=where, object=update.key, rows=1,
+                      detail=f"crime number {update.crime_reference!r}{force} sent for {update.retailer}; what it "
+                             "changed is in retailer_feedback", event_id=uuid.uuid5(uuid.NAMESPACE_URL, where).hex)
 
 
 def install(app: Any, wiring: Wiring) -> Any:
@@ -38,6 +55,8 @@ def install(app: Any, wiring: Wiring) -> Any:
             else:
                 command = {"command": "update", "update": update.model_dump(mode="json")}
                 output.add(names.gate_commands, update.key.encode(), json.dumps(command).encode())
+                event = update_event(update, f"{message.topic}/{message.partition}/{message.offset}")
+                output.add(names.audit, event.event_id.encode(), json.dumps(event.record()).encode())
             await wiring.send(output)
 
     return route_crime_number_updates

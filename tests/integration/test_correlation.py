@@ -109,7 +109,10 @@ def test_planted_group_alerts_once_escalates_and_survives_a_restart(start_worker
     assert package["vehicles"][0]["registration"] == "KX19TRV"
     assert any("same vehicle KX19TRV" in why for link in package["links"] for why in link["why"])
 
-    with urllib.request.urlopen(f"{worker.process.web_url}/alerts/{first.alert_id}/evidence", timeout=10) as response:
+    request = urllib.request.Request(f"{worker.process.web_url}/alerts/{first.alert_id}/evidence",
+                                     headers={"Authorization": f"Bearer {worker.tokens['kent-liaison']}",
+                                              "X-Justification": "pytest: the lead force reads the package"})
+    with urllib.request.urlopen(request, timeout=10) as response:
         page = response.read().decode()
     assert "KX19TRV" in page and "Suggested lead force" in page and "Awaiting a crime number" in page
 

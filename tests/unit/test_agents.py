@@ -74,6 +74,11 @@ def test_crime_number_updates_become_gate_commands_or_dead_letters() -> None:
     assert json.loads(letter)["reasons"][0]["problem"] == "json_invalid"
     [(key, command, _)] = records["t.gate.commands"]
     assert key == b"northway:NW-1" and json.loads(command) == {"command": "update", "update": {**update, "force_id": None}}
+    [(_, event, _)] = records["t.audit"]  # the alteration, in the same delivery as its command
+    logged = json.loads(event)
+    assert (logged["category"], logged["action"], logged["object"]) == ("alteration", "crime-number-update",
+                                                                         "northway:NW-1")
+    assert logged["principal"] == "kafka:unauthenticated" and "SX/12345678/25" in logged["detail"]
 
 
 def test_the_normaliser_sends_one_envelope_per_partition_and_a_dead_letter_per_bad_record() -> None:

@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from crimelink.errors import QueryError, SinkWriteError
+from crimelink.errors import ReadOnlyViolation, SinkWriteError
 from crimelink.intake.normalise import Normaliser, RawRecord
 from crimelink.intake.stores import StoreRegistry
 from crimelink.schemas.outcomes import DeadLetter
+from crimelink.settings import QuerySettings
 from crimelink.sinks import migrations as schema
 from crimelink.sinks.clickhouse import BatchSink, ClickHouseStore
 from crimelink.sinks.tables import Row, dead_letters, incidents
@@ -92,12 +93,15 @@ def test_batch_sink_writes_one_insert_per_flush_and_keeps_rows_on_failure(store:
     assert len(broken) == 1  # nothing dropped: the caller retries
 
 
-def test_read_only_queries_cannot_write_and_do_not_stop_the_sinks_writing(store: ClickHouseStore) -> None:
-    with pytest.raises(QueryError, match="readonly"):
-        store.read_only_query("INSERT INTO schema_migrations (version) VALUES (99)")
-    assert store.read_only_query("SELECT count() FROM incidents").rows == [(0,)]
+def test_the_analysts_reader_cannot_write_and_does_not_stop_the_sink_writing(store: ClickHouseStore) -> None:
+    reader = store.analyst_reader(QuerySettings())
+    with pytest.raises(ReadOnlyViolation, match="INSERT is not allowed"):
+        reader.query("INSERT INTO schema_migrations (version) VALUES (99)")
+    with pytest.raises(ReadOnlyViolation, match="read-only"):  # ClickHouse's own readonly=1, below the guard
+        reader.trusted_query("INSERT INTO schema_migrations (version) VALUES (99)")
+    assert reader.query("SELECT count() FROM incidents").rows == [(0,)]
     store.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(checked_incident())])
-    assert store.read_only_query("SELECT count() FROM incidents").rows == [(1,)]
+    assert reader.query("SELECT count() FROM incidents").rows == [(1,)]
 
 
 def test_parameters_are_bound_not_pasted(store: ClickHouseStore) -> None:
@@ -109,9 +113,10 @@ def test_every_dashboard_query_runs(store: ClickHouseStore) -> None:
     from crimelink.sinks.queries import STATS_QUERIES
 
     store.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(checked_incident())])
+    reader = store.analyst_reader(QuerySettings())
     for sql in STATS_QUERIES.values():
-        store.read_only_query(sql)  # raises QueryError if a query no longer fits the schema
-    assert store.read_only_query(STATS_QUERIES["totals"]).as_dicts()[0]["referable"] == 1
+        reader.query(sql)  # raises if a query no longer fits the schema, or the analysts' guard refuses it
+    assert reader.query(STATS_QUERIES["totals"]).as_dicts()[0]["referable"] == 1
 
 
 def test_grafana_dashboard_matches_the_worker_dashboard_and_runs(store: ClickHouseStore) -> None:
@@ -121,9 +126,10 @@ def test_grafana_dashboard_matches_the_worker_dashboard_and_runs(store: ClickHou
     from scripts.build_grafana import TARGET, render
 
     assert TARGET.read_text() == render(), "run python scripts/build_grafana.py"
+    reader = store.analyst_reader(QuerySettings())
     for panel in json.loads(TARGET.read_text())["panels"]:
         sql = panel["targets"][0]["rawSql"].replace("crimelink.", f"`{store.database}`.")
-        store.read_only_query(sql)
+        reader.query(sql)
 
 
 def test_every_table_column_is_documented_and_the_latest_view_has_every_column(store: ClickHouseStore) -> None:
@@ -135,3 +141,21 @@ def test_every_table_column_is_documented_and_the_latest_view_has_every_column(s
     view = {row[0] for row in store.query("DESCRIBE TABLE incidents_latest").rows}
     table = {row[0] for row in store.query("DESCRIBE TABLE incidents").rows}
     assert view == table
+
+
+def test_the_access_log_keeps_rows_as_long_as_the_setting_says(chdb_dir) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    database = f"test_ttl_{uuid.uuid4().hex[:8]}"
+
+    def ttl(days: int) -> str:
+        opened = ClickHouseStore(f"chdb://{chdb_dir}", database, audit_retention_days=days)
+        opened.setup()
+        engine = opened.query("SELECT engine_full FROM system.tables WHERE database = {d:String} AND name = 'audit_log'",
+                              {"d": database}).rows[0][0]
+        opened.close()
+        return str(engine)
+
+    assert "toIntervalDay(2192)" in ttl(2192)
+    assert "toIntervalDay(30)" in ttl(30)  # changed after the table was made: applied at the next start
+    ClickHouseStore(f"chdb://{chdb_dir}", database).command(f"DROP DATABASE `{database}`")

@@ -29,7 +29,11 @@ def test_a_failing_webhook_is_retried_until_it_accepts() -> None:
     async def scenario() -> tuple[int, int, list[dict[str, object]]]:
         received: list[dict[str, object]] = []
         runner, url = await _server([500, 503], received)
-        notifier = WebhookNotifier([url], attempts=4, first_delay=0.01)
+
+        async def on_result(to: str, payload: bytes, ok: bool, detail: str) -> None:
+            results.append((to, ok, detail))
+
+        notifier = WebhookNotifier([url], attempts=4, first_delay=0.01, on_result=on_result)
         task = asyncio.create_task(notifier.run())
         notifier.submit(json.dumps({"alert_id": "A-1", "level": 1}).encode())
         for _ in range(200):
@@ -40,9 +44,12 @@ def test_a_failing_webhook_is_retried_until_it_accepts() -> None:
         await runner.cleanup()
         return notifier.delivered, notifier.failed, received
 
+    results: list[tuple[str, bool, str]] = []
     delivered, failed, received = asyncio.run(scenario())
     assert (delivered, failed) == (1, 0)
     assert [body["alert_id"] for body in received] == ["A-1", "A-1", "A-1"]  # two refusals, then accepted
+    [(to, ok, detail)] = results  # one disclosure, reported once, for the access log
+    assert to.endswith("/hook") and ok and detail == "HTTP 200, attempt 3"
 
 
 def test_an_unreachable_webhook_gives_up_without_blocking() -> None:

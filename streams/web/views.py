@@ -1,0 +1,458 @@
+"""The worker's endpoints, each behind the door (``crimelink.streams.web.door``) and each recorded in the access log.
+
+=============================  =====================  ==========================================================
+path                           roles                  what
+=============================  =====================  ==========================================================
+``/healthz``                   anyone                 the worker answers
+``/login``, ``/logout``        anyone / signed in     the browser's session
+``/``                          signed in              the dashboard (analyst), or the page of the caller's role
+``/api/whoami``                signed in              who the token or session is
+``/api/query``                 analyst                free read-only SQL (justification)
+``/api/stats``                 analyst                the dashboard's figures
+``/api/alerts``                analyst, force         alerts (a force: those touching its forces)
+``/api/series``                analyst, force         series (a force: those touching its forces)
+``/api/incidents/{r}/{id}``    analyst, force         one incident in full (justification)
+``/alerts/{id}/evidence``      analyst, force         the evidence package: HTML, ?format=json|md (justification)
+``/api/backlog``               retailer, analyst      a retailer's backlog (a retailer: its own only)
+``/api/audit``                 admin                  the access log
+=============================  =====================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from faust.web import Request, Response
+
+from crimelink.access.audit import AuditEvent, Category, Outcome
+from crimelink.access.principals import Principal, Role
+from crimelink.access.sessions import COOKIE
+from crimelink.errors import QueryError, ReadOnlyViolation
+from crimelink.linkage.evidence import render_html, render_markdown
+from crimelink.sinks.clickhouse import AnalystReader, QueryResult
+from crimelink.sinks.queries import STATS_QUERIES
+from crimelink.streams.store import StoreThread
+from crimelink.streams.web.door import Door, SecureView
+from crimelink.streams.web.formats import json_default, to_csv, to_json
+from crimelink.streams.web.pages import login_page, signed_in_bar, table_page
+
+__all__ = ["install_views"]
+
+_DASHBOARD = Path(__file__).resolve().parent.parent / "static" / "dashboard.html"
+_LOGIN_COOKIE = "crimelink_login"
+ANALYST = frozenset({Role.ANALYST})
+SIGNED_IN = frozenset(Role)
+_ALERT_COLUMNS = ("alert_id, series_id, level, status, lead_force, forces, regions, incident_count, referable_count, "
+                  "total_value_pence / 100 AS value_pounds, at")
+
+
+def install_views(app: Any, door: Door, store: StoreThread) -> None:
+    """Adds every endpoint of the table above to ``app``."""
+    SecureView.door = door
+    dashboard_html = _DASHBOARD.read_text()
+    script = dashboard_html.split("<script>", 1)[1].split("</script>", 1)[0]
+    script_hash = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    dashboard_csp = (f"default-src 'none'; script-src 'sha256-{script_hash}'; style-src 'unsafe-inline'; "
+                     "connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; "
+                     "base-uri 'none'")
+
+    async def read(function: Any) -> Any:
+        return await store.read(function)
+
+    async def rows(view: SecureView, request: Request, event: AuditEvent,
+                   fetch: Callable[[AnalystReader], QueryResult]) -> Response:
+        """``fetch``'s rows as JSON, recorded in the access log (with how many) before they leave."""
+        async def run() -> tuple[Response, int]:
+            result = await read(fetch)
+            return view.bytes(to_json(result), content_type="application/json"), len(result.rows)
+
+        return await view.audited(request, event, run)
+
+    @app.page("/healthz")
+    class Health(SecureView):
+        roles = None
+        action = "healthz"
+
+        async def get(self, request: Request) -> Response:
+            return self.bytes(b'{"status": "ok"}', content_type="application/json")
+
+    @app.page("/login")
+    class Login(SecureView):
+        roles = None
+        page = True
+        action = "login"
+
+        async def get(self, request: Request) -> Response:
+            token = secrets.token_urlsafe(24)
+            response = self.html(login_page(token, _safe_next(request.query.get("next", "/"))))
+            response.set_cookie(_LOGIN_COOKIE, token, max_age=900, **door.cookie_flags)
+            return response
+
+        async def post(self, request: Request) -> Response:
+            form = await request.post()
+            name, secret = str(form.get("name", "")).strip()[:64], str(form.get("secret", ""))
+            next_path = _safe_next(str(form.get("next", "/")))
+            keys = (f"name:{name}", f"client:{request.remote}")
+            expected = request.cookies.get(_LOGIN_COOKIE, "")
+            if not expected or not secrets.compare_digest(expected, str(form.get("csrf", ""))):
+                return self._refused(request, name, next_path, 403, "the login form expired: try again",
+                                     "login form token missing or wrong")
+            if door.throttle.locked(*keys):
+                return self._refused(request, name, next_path, 429, "too many failed attempts: wait five minutes",
+                                     "locked after repeated failures")
+            principal = await asyncio.to_thread(door.users.authenticate_password, name, secret)
+            if principal is None:
+                door.throttle.failed(*keys)
+                return self._refused(request, name, next_path, 401, "wrong name, password or token",
+                                     "wrong name, password or token")
+            door.throttle.succeeded(*keys)
+            session = door.sessions.create(principal)
+            await door.trail.record(AuditEvent(Category.AUTHENTICATION, "login", principal, client=request.remote or ""))
+            response = self.bytes(b"", status=303, headers={"Location": next_path})
+            response.set_cookie(COOKIE, session.id, **door.cookie_flags)
+            response.del_cookie(_LOGIN_COOKIE, path="/")
+            return response
+
+        def _refused(self, request: Request, name: str, next_path: str, status: int, message: str,
+                     detail: str) -> Response:
+            door.trail.later(AuditEvent(Category.AUTHENTICATION, "login", Principal(name, None),
+                                        client=request.remote or "", outcome=Outcome.REFUSED, detail=detail))
+            token = secrets.token_urlsafe(24)
+            response = self.html(login_page(token, next_path, message), status=status)
+            response.set_cookie(_LOGIN_COOKIE, token, max_age=900, **door.cookie_flags)
+            return response
+
+    @app.page("/logout")
+    class Logout(SecureView):
+        roles = SIGNED_IN
+        action = "logout"
+
+        async def post(self, request: Request) -> Response:
+            caller = self.caller(request)
+            if caller.session is not None:
+                door.sessions.end(caller.session.id)
+            await door.trail.record(caller.event(Category.AUTHENTICATION, "logout"))
+            response = self.bytes(b"", status=303, headers={"Location": "/login"})
+            response.del_cookie(COOKIE, path="/")
+            return response
+
+    @app.page("/")
+    class Home(SecureView):
+        """The analyst's dashboard; the other roles get the page of what they may see."""
+
+        roles = SIGNED_IN
+        page = True
+        action = "home"
+
+        async def get(self, request: Request) -> Response:
+            caller = self.caller(request)
+            principal = caller.principal
+            csrf = caller.session.csrf if caller.session else ""
+            bar = signed_in_bar(principal.name, str(principal.role), csrf) if caller.session else ""
+            if principal.role is Role.ANALYST:
+                page = dashboard_html.replace("<!--SESSION-->", f"<meta name='csrf-token' content='{csrf}'>{bar}")
+                response = self.html(page)
+                response.headers["Content-Security-Policy"] = dashboard_csp
+                return response
+            if principal.role is Role.FORCE:
+                event = caller.event(Category.CONSULTATION, "alerts", object=",".join(principal.forces))
+
+                async def alerts() -> tuple[Response, int]:
+                    result = await read(lambda r: _force_alerts(r, principal))
+                    rows = [[row[0], row[4], ", ".join(row[5]), row[7], row[2]] for row in result.rows]
+                    return self.html(table_page(
+                        f"Alerts touching {', '.join(principal.forces)}", bar,
+                        "Each alert's evidence package asks why you open it, and records it.",
+                        ["alert", "lead force", "forces", "incidents", "level"], rows,
+                        links={0: "/alerts/{}/evidence"})), len(rows)
+
+                return await self.audited(request, event, alerts)
+            if principal.role is Role.RETAILER:
+                event = caller.event(Category.CONSULTATION, "backlog", object=",".join(principal.retailers))
+
+                async def backlog() -> tuple[Response, int]:
+                    result = await read(lambda r: _backlog(r, list(principal.retailers)))
+                    return self.html(table_page(f"Backlog of {', '.join(principal.retailers)}", bar,
+                                                "Incidents rejected, awaiting a valid crime number, or expired.",
+                                                result.columns, result.rows)), len(result.rows)
+
+                return await self.audited(request, event, backlog)
+            return self.html(table_page("crimelink administration", bar, "Administrators manage users with "
+                                        "'crimelink users' and read the access log with 'crimelink audit'.", [], []))
+
+    @app.page("/api/whoami")
+    class WhoAmI(SecureView):
+        roles = SIGNED_IN
+        action = "whoami"
+
+        async def get(self, request: Request) -> Response:
+            principal = self.caller(request).principal
+            return _json(self, {"name": principal.name, "role": principal.role, "forces": principal.forces,
+                                "retailers": principal.retailers, "via": principal.via})
+
+    @app.page("/api/query")
+    class Query(SecureView):
+        """GET ?sql=...&format=json|csv&param_NAME=value, or POST {"sql", "params", "format"}."""
+
+        roles = ANALYST
+        personal = frozenset({"get", "post"})
+        action = "query"
+
+        async def get(self, request: Request) -> Response:
+            query = request.query
+            parameters = {key[len("param_"):]: value for key, value in query.items() if key.startswith("param_")}
+            return await self._answer(request, query.get("sql", ""), parameters, query.get("format", "json"))
+
+        async def post(self, request: Request) -> Response:
+            body = await request.read()
+            try:
+                document = json.loads(body)
+                if not isinstance(document, dict):
+                    raise ValueError
+            except ValueError:
+                return self.problem(400, "the request body must be a JSON object: {\"sql\": ..., \"params\": {...}}")
+            parameters = document.get("params") or {}
+            if not isinstance(parameters, dict):
+                return self.problem(400, "params must be an object of NAME: value")
+            return await self._answer(request, str(document.get("sql", "")), {str(k): v for k, v in parameters.items()},
+                                      str(document.get("format", "json")))
+
+        async def _answer(self, request: Request, sql: str, parameters: dict[str, Any], output: str) -> Response:
+            if output not in ("json", "csv"):
+                return self.problem(400, f"format must be json or csv, not {output[:20]!r}")
+            caller = self.caller(request)
+            event = caller.event(Category.CONSULTATION if output == "json" else Category.DISCLOSURE, "query",
+                                 object=sql, recipient=caller.principal.name if output == "csv" else "")
+
+            async def run() -> tuple[Response, int]:
+                try:
+                    result = await read(lambda r: r.query(sql, parameters))
+                except ReadOnlyViolation as error:  # refused by the guard or the engine: 400
+                    return self.problem(400, str(error)), 0
+                except QueryError as error:  # failed, or stopped at a limit (QueryLimitExceeded): 422
+                    return self.problem(422, str(error)), 0
+                if output == "csv":
+                    return self.bytes(to_csv(result), content_type="text/csv"), len(result.rows)
+                return self.bytes(to_json(result), content_type="application/json"), len(result.rows)
+
+            return await self.audited(request, event, run)
+
+    @app.page("/api/stats")
+    class Stats(SecureView):
+        """Everything the dashboard and the demo's live view show, in one call."""
+
+        roles = ANALYST
+        action = "stats"
+
+        async def get(self, request: Request) -> Response:
+            event = self.caller(request).event(Category.CONSULTATION, "stats", object="dashboard figures")
+
+            async def run() -> tuple[Response, int]:
+                def collect(reader: AnalystReader) -> dict[str, Any]:
+                    return {name: reader.trusted_query(sql).as_dicts() for name, sql in STATS_QUERIES.items()}
+
+                figures = await read(collect)
+                return _json(self, figures), sum(len(rows) for rows in figures.values())
+
+            return await self.audited(request, event, run)
+
+    @app.page("/api/alerts")
+    class Alerts(SecureView):
+        roles = frozenset({Role.ANALYST, Role.FORCE})
+        action = "alerts"
+
+        async def get(self, request: Request) -> Response:
+            caller = self.caller(request)
+            event = caller.event(Category.CONSULTATION, "alerts", object=",".join(caller.principal.forces) or "all")
+            return await rows(self, request, event, lambda reader: _force_alerts(reader, caller.principal))
+
+    @app.page("/api/series")
+    class SeriesView(SecureView):
+        roles = frozenset({Role.ANALYST, Role.FORCE})
+        action = "series"
+
+        async def get(self, request: Request) -> Response:
+            caller = self.caller(request)
+            principal = caller.principal
+            event = caller.event(Category.CONSULTATION, "series", object=",".join(principal.forces) or "all")
+            scope, parameters = _force_scope(principal)
+            return await rows(self, request, event, lambda reader: reader.trusted_query(
+                "SELECT series_id, incident_count, forces, regions, tactics, goods, first_seen, last_seen, "
+                f"total_value_pence / 100 AS value_pounds FROM series FINAL WHERE {scope} "
+                "ORDER BY last_seen DESC LIMIT 500", parameters))
+
+    @app.page("/api/incidents/{retailer}/{incident_id}")
+    class IncidentView(SecureView):
+        roles = frozenset({Role.ANALYST, Role.FORCE})
+        personal = frozenset({"get"})
+        action = "incident"
+
+        async def get(self, request: Request, retailer: str, incident_id: str) -> Response:
+            caller = self.caller(request)
+            event = caller.event(Category.CONSULTATION, "incident", object=f"{retailer}/{incident_id}")
+
+            async def run() -> tuple[Response, int]:
+                result = await read(lambda r: r.trusted_query(
+                    "SELECT * FROM incidents_latest WHERE retailer = {r:String} AND incident_id = {i:String}",
+                    {"r": retailer, "i": incident_id}))
+                rows = result.as_dicts()
+                if not rows or not caller.principal.sees_forces([str(rows[0].get("force_id", ""))]):
+                    return self.problem(404, f"no incident {retailer}/{incident_id} you may see"), 0
+                return _json(self, rows[0]), 1
+
+            return await self.audited(request, event, run)
+
+    @app.page("/alerts/{alert_id}/evidence")
+    class Evidence(SecureView):
+        """An alert's evidence package: HTML by default, ?format=json or ?format=md (a download: a disclosure)."""
+
+        roles = frozenset({Role.ANALYST, Role.FORCE})
+        page = True
+        personal = frozenset({"get"})
+        action = "evidence"
+
+        async def get(self, request: Request, alert_id: str) -> Response:
+            caller = self.caller(request)
+            output = request.query.get("format", "html")
+            if output not in ("html", "json", "md"):
+                return self.problem(400, "format must be html, json or md")
+            export = output != "html"
+            event = caller.event(Category.DISCLOSURE if export else Category.CONSULTATION,
+                                 "evidence-export" if export else "evidence", object=alert_id,
+                                 recipient=caller.principal.name if export else "")
+
+            async def run() -> tuple[Response, int]:
+                result = await read(lambda r: r.trusted_query(
+                    "SELECT evidence_json, evidence_markdown, forces FROM alerts FINAL WHERE alert_id = {id:String}",
+                    {"id": alert_id}))
+                if not result.rows or not caller.principal.sees_forces(list(result.rows[0][2])):
+                    return self.problem(404, f"no alert {alert_id} you may see"), 0
+                package_json, markdown, _ = result.rows[0]
+                package = json.loads(package_json)
+                count = len(package.get("evidence", [])) + len(package.get("awaiting_crime_number", []))
+                if output == "json":
+                    return self.bytes(package_json.encode(), content_type="application/json"), count
+                if output == "md":
+                    response = self.bytes(render_markdown(package).encode(), content_type="text/markdown",
+                                          headers={"Content-Disposition": f"attachment; filename=\"{_file(alert_id)}.md\""})
+                    response.charset = "utf-8"
+                    return response, count
+                return self.html(render_html(package)), count
+
+            return await self.audited(request, event, run)
+
+    @app.page("/api/backlog")
+    class Backlog(SecureView):
+        """A retailer's backlog: its own for a retailer user (?retailer= must be one of its own), any for an
+        analyst (?retailer= required)."""
+
+        roles = frozenset({Role.RETAILER, Role.ANALYST})
+        action = "backlog"
+
+        async def get(self, request: Request) -> Response:
+            caller = self.caller(request)
+            principal = caller.principal
+            asked = request.query.get("retailer", "")
+            if principal.role is Role.RETAILER:
+                if asked and asked not in principal.retailers:
+                    door.trail.later(caller.event(Category.CONSULTATION, "backlog", object=asked,
+                                                  outcome=Outcome.REFUSED, detail="another retailer's backlog"))
+                    return self.problem(403, f"{principal.name} may see the backlog of "
+                                             f"{', '.join(principal.retailers)} only")
+                retailers = [asked] if asked else list(principal.retailers)
+            elif not asked:
+                return self.problem(400, "say which retailer: ?retailer=ID")
+            else:
+                retailers = [asked]
+            event = caller.event(Category.CONSULTATION, "backlog", object=",".join(retailers))
+            return await rows(self, request, event, lambda reader: _backlog(reader, retailers))
+
+    @app.page("/api/audit")
+    class Audit(SecureView):
+        """The access log, newest first: ?user=&since=ISO time&action=&limit= (admins only)."""
+
+        roles = frozenset({Role.ADMIN})
+        action = "audit"
+
+        async def get(self, request: Request) -> Response:
+            caller = self.caller(request)
+            query = request.query
+            conditions, parameters = [], {}
+            if query.get("user"):
+                conditions.append("principal = {user:String}")
+                parameters["user"] = query["user"]
+            if query.get("action"):
+                conditions.append("action = {action:String}")
+                parameters["action"] = query["action"]
+            try:
+                since = _parse_since(query.get("since", ""))
+                limit = max(1, min(int(query.get("limit", "1000")), 100_000))
+            except ValueError as error:
+                return self.problem(400, str(error))
+            if since is not None:
+                conditions.append("at >= {since:DateTime64(3)}")
+                parameters["since"] = since
+            where = " AND ".join(conditions) or "1"
+            event = caller.event(Category.CONSULTATION, "audit", object=request.query_string[:500])
+            return await rows(self, request, event, lambda reader: reader.trusted_query(
+                f"SELECT * FROM audit_log FINAL WHERE {where} ORDER BY at DESC LIMIT {limit}", parameters))
+
+
+def _json(view: SecureView, payload: Any) -> Response:
+    return view.bytes(json.dumps(payload, default=json_default).encode(), content_type="application/json")
+
+
+def _force_scope(principal: Principal) -> tuple[str, dict[str, Any]]:
+    """A WHERE clause limiting rows with a ``forces`` array to the principal's forces (all for an analyst)."""
+    if principal.role is Role.ANALYST:
+        return "1", {}
+    return "hasAny(forces, {forces:Array(String)})", {"forces": list(principal.forces)}
+
+
+def _force_alerts(reader: AnalystReader, principal: Principal) -> QueryResult:
+    scope, parameters = _force_scope(principal)
+    return reader.trusted_query(f"SELECT {_ALERT_COLUMNS} FROM alerts FINAL WHERE {scope} ORDER BY at DESC LIMIT 500",
+                                parameters)
+
+
+def _backlog(reader: AnalystReader, retailers: list[str]) -> QueryResult:
+    return reader.trusted_query(
+        "SELECT retailer, incident_id, revision, current_status AS status, reason, action, deadline, updated_at "
+        "FROM retailer_backlog WHERE retailer IN {retailers:Array(String)} "
+        "ORDER BY deadline IS NULL, deadline, updated_at", {"retailers": retailers})
+
+
+def _safe_next(path: str) -> str:
+    """Only a path on this server: never another site (an open redirect)."""
+    parsed = urlparse(path)
+    if parsed.scheme or parsed.netloc or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path
+
+
+def _file(alert_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", alert_id)[:80] or "evidence"
+
+
+def _parse_since(text: str) -> datetime | None:
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+)([mhd])", text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return datetime.now(UTC) - timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"since must be an ISO time or 30m, 12h, 7d; not {text[:40]!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
