@@ -121,17 +121,19 @@ def main() -> None:
                                    stderr=subprocess.DEVNULL)
         first = None
         done = None
-        while done is None:
-            rows = run_query("SELECT (SELECT count() FROM incidents) + (SELECT count() FROM dead_letters)", {},
-                             query_settings).rows[0][0]
-            now = time.perf_counter()
-            if rows and first is None:
-                first = now
-            if rows >= args.count:
-                done = now
-            time.sleep(0.2)
-        cpu, peak_kib = _proc_stats(worker.process.pid)
-        worker.stop()
+        try:  # a failed query must not leave the worker running (it once kept a core busy for an hour)
+            while done is None:
+                rows = run_query("SELECT (SELECT count() FROM incidents) + (SELECT count() FROM dead_letters)", {},
+                                 query_settings).rows[0][0]
+                now = time.perf_counter()
+                if rows and first is None:
+                    first = now
+                if rows >= args.count:
+                    done = now
+                time.sleep(0.2)
+            cpu, peak_kib = _proc_stats(worker.process.pid)
+        finally:
+            worker.stop()
         if spy is not None:
             spy.wait(30)
         crimelink_seconds = done - (first or done)
