@@ -47,15 +47,19 @@ def _admin(bootstrap: str, doing: str) -> Iterator[KafkaAdminClient]:
 
 
 def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int,
-                   partitions_of: Callable[[str, int], int] | None = None) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones created."""
+                   partitions_of: Callable[[str, int], int] | None = None,
+                   configs_of: Callable[[str], dict[str, str]] | None = None) -> list[str]:
+    """Create the topics that do not exist yet (with ``configs_of(name)`` as their topic configs); returns the ones
+    created."""
     with _admin(bootstrap, "declaring topics") as admin:
         existing = set(admin.list_topics())
         wanted = [name for name in topics if name not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([
-                    NewTopic(name, partitions_of(name, partitions) if partitions_of else partitions, 1) for name in wanted
+                    NewTopic(name, partitions_of(name, partitions) if partitions_of else partitions, 1,
+                             topic_configs=configs_of(name) if configs_of else None)
+                    for name in wanted
                 ])
         return wanted
 

@@ -17,7 +17,9 @@ from crimelink.settings import Settings
 if TYPE_CHECKING:
     from faust import TopicT
 
-__all__ = ["TopicNames", "FaustTopics", "faust_topics"]
+__all__ = ["TopicNames", "FaustTopics", "faust_topics", "AUDIT_TOPIC_RETENTION_DAYS"]
+
+AUDIT_TOPIC_RETENTION_DAYS = 90
 
 
 class TopicNames:
@@ -49,6 +51,11 @@ class TopicNames:
     def partitions(self, name: str, default: int) -> int:
         """Correlation state is global, so its input topic has one partition; the rest use the default."""
         return 1 if name == self.correlation_in else default
+
+    def configs(self, name: str) -> dict[str, str]:
+        """The audit topic keeps its events 90 days (the broker's default is 7), so a sink stopped for weeks still
+        finds every access-log event to store; the rest keep the broker's defaults."""
+        return {"retention.ms": str(AUDIT_TOPIC_RETENTION_DAYS * 86_400_000)} if name == self.audit else {}
 
 
 @dataclass(frozen=True)

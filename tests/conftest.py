@@ -92,7 +92,7 @@ class RunningWorker:
         )
 
     def start(self) -> RunningWorker:
-        declare_topics(self.bootstrap, self.topics.all(), 2, self.topics.partitions)
+        declare_topics(self.bootstrap, self.topics.all(), 2, self.topics.partitions, self.topics.configs)
         self.process.start()
         return self
 

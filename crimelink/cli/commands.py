@@ -100,7 +100,7 @@ def worker(loglevel: str, exit_with: int | None) -> None:
     bootstrap = settings.effective_kafka_bootstrap
     wait_for_broker(bootstrap)
     names = TopicNames(settings)
-    declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions)
+    declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions, names.configs)
     check_partitions(bootstrap, {name: names.partitions(name, settings.kafka.topic_partitions)
                                  for name in (names.normalised, names.gate_commands, names.correlation_in)})
     if exit_with is not None:
@@ -145,7 +145,8 @@ def topics() -> None:
 
     settings = get_settings()
     names = TopicNames(settings)
-    created = declare_topics(settings.effective_kafka_bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions)
+    created = declare_topics(settings.effective_kafka_bootstrap, names.all(), settings.kafka.topic_partitions,
+                             names.partitions, names.configs)
     for name in names.all():
         click.echo(f"{name}{'  (created)' if name in created else ''}")
 

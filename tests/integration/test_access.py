@@ -328,6 +328,17 @@ def test_crimelink_query_prints_values_literally(worker: RunningWorker) -> None:
     assert "\x1b[31m" not in printed.stdout
 
 
+def test_the_audit_topic_outlives_a_stopped_sink(worker: RunningWorker) -> None:
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=worker.bootstrap)
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, worker.topics.audit)])
+    finally:
+        admin.close()
+    assert described["topic"][worker.topics.audit]["retention.ms"]["value"] == str(90 * 86_400_000)
+
+
 def test_nothing_changes_or_deletes_audit_rows(worker: RunningWorker) -> None:
     before = len(audit_rows(worker, limit="100000"))
     for sql in ("ALTER TABLE audit_log DELETE WHERE 1", "TRUNCATE TABLE audit_log", "DROP TABLE audit_log",
