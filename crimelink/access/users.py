@@ -149,13 +149,20 @@ class UserRegistry:
         seen = (status.st_mtime_ns, status.st_size)
         if seen == self._seen:
             return
-        document = json.loads(self.path.read_text())
-        self._users = {entry["name"]: User(name=entry["name"], role=Role(entry["role"]),
-                                           forces=list(entry.get("forces", [])),
-                                           retailers=list(entry.get("retailers", [])), created=entry.get("created", ""),
-                                           revoked=entry.get("revoked"), tokens=dict(entry.get("tokens", {})),
-                                           password=entry.get("password"))
-                       for entry in document.get("users", [])}
+        try:
+            document = json.loads(self.path.read_text())
+            users = {entry["name"]: User(name=entry["name"], role=Role(entry["role"]),
+                                         forces=list(entry.get("forces", [])),
+                                         retailers=list(entry.get("retailers", [])), created=entry.get("created", ""),
+                                         revoked=entry.get("revoked"), tokens=dict(entry.get("tokens", {})),
+                                         password=entry.get("password"))
+                     for entry in document.get("users", [])}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            # Fail closed: nobody is let in on a registry that cannot be read (a hand edit gone wrong).
+            self._users, self._seen = {}, None
+            raise AccessError(f"the users file {self.path} cannot be read ({error!r}): nobody can log in until it "
+                              "is fixed; 'crimelink users list' shows the same error") from None
+        self._users = users
         self._seen = seen
         self._verified.clear()
 

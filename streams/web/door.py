@@ -15,6 +15,7 @@ import asyncio
 import hmac
 import ipaddress
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -26,12 +27,14 @@ from crimelink.access.audit import AuditEvent, Category, Outcome
 from crimelink.access.principals import ANONYMOUS, Principal, Role
 from crimelink.access.sessions import COOKIE, LoginThrottle, Session, SessionStore
 from crimelink.access.users import UserRegistry
-from crimelink.errors import AuditUnavailable, ConfigurationError
+from crimelink.errors import AccessError, AuditUnavailable, ConfigurationError
 from crimelink.settings import WebSettings
 from crimelink.streams.audit import AuditTrail
 from crimelink.streams.web.pages import justification_page, signed_in_bar
 
 __all__ = ["Door", "SecureView", "Caller", "check_listen_address", "SECURITY_HEADERS"]
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -151,7 +154,12 @@ class SecureView(View):  # type: ignore[misc]  # faust is untyped
                                 f"cross-site request (Origin {request.headers.get('Origin')})")
         if self.roles is None:
             return await super().dispatch(request)
-        principal, session = await door.identify(request)
+        try:
+            principal, session = await door.identify(request)
+        except AccessError as error:  # the users file cannot be read: nobody gets in, and the reason is logged
+            log.error("%s", error)
+            return self._refuse(request, anonymous, 503, "authentication is unavailable: the users file cannot be "
+                                "read (the worker's log says why)", str(error)[:300])
         if not principal.authenticated:
             if self.page and request.method == "GET":
                 self._refuse(request, anonymous, 303, "", "no valid token or session")

@@ -379,3 +379,15 @@ def test_a_webhook_delivery_is_a_disclosure_in_the_log(start_worker) -> None:  #
         assert row["recipient"].endswith("/hook") and "secret" not in row["recipient"]
     finally:
         server.shutdown()
+
+
+def test_an_unreadable_users_file_lets_nobody_in(worker: RunningWorker) -> None:
+    users = worker.home / "users.json"
+    kept = users.read_text()
+    try:
+        users.write_text("{ not json")
+        answer = call(worker, "/api/whoami", token="analyst")
+        assert answer.status == 503 and "users file cannot be read" in answer.json()["error"]
+    finally:
+        users.write_text(kept)
+    assert call(worker, "/api/whoami", token="analyst").status == 200

@@ -41,6 +41,19 @@ def test_a_revoked_user_is_refused_by_a_registry_that_had_already_checked_its_to
     assert listed["revoked"] and listed["tokens"] == {}
 
 
+def test_an_unreadable_users_file_lets_nobody_in(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    registry = UserRegistry(path)
+    token = registry.add("ana", Role.ANALYST)
+    assert registry.authenticate_token(token) is not None
+    path.write_text('{"users": [{"name": "ana", "role": "superuser"}]}')  # a hand edit gone wrong
+    with pytest.raises(AccessError, match="cannot be read"):
+        registry.authenticate_token(token)
+    path.write_text("not json")
+    with pytest.raises(AccessError, match="nobody can log in"):
+        registry.users()
+
+
 def test_roles_need_their_scope(tmp_path: Path) -> None:
     registry = UserRegistry(tmp_path / "users.json")
     with pytest.raises(AccessError, match="needs at least one --force"):
