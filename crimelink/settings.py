@@ -10,6 +10,7 @@ is handed the settings it needs.
 from __future__ import annotations
 
 import json
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "KafkaSettings", "ClickHouseSettings", "GateSettings", "LinkageSettings", "SinkSettings",
+__all__ = ["Settings", "KafkaSettings", "IntakeSettings", "ClickHouseSettings", "GateSettings", "LinkageSettings", "SinkSettings",
            "WebSettings", "QuerySettings", "AccessSettings", "ClientSettings", "WorkerSettings", "get_settings"]
 
 
@@ -70,6 +71,18 @@ class ClickHouseSettings(_Group):
     database: str = _var("CLICKHOUSE_DATABASE", "crimelink", "Database that holds crimelink's tables.")
     password: SecretStr | None = _var("CLICKHOUSE_PASSWORD", None, "Password for an http(s) DSN.")
     retention_days: int = _var("RETENTION_DAYS", 730, "TTL of incident and outcome rows, in days.", ge=1)
+
+
+class IntakeSettings(_Group):
+    """What a record must keep to become an incident, besides its feed format's own rules."""
+
+    model_config = _group("CRIMELINK_INTAKE_")
+
+    earliest_event_date: date = _var("EARLIEST_EVENT_DATE", date(2000, 1, 1), "An incident dated before this is "
+                                                                            "refused (a wrong year).")
+    max_event_ahead_hours: float = _var("MAX_EVENT_AHEAD_HOURS", 24.0, "An incident dated more than this after the "
+                                                                      "record was received is refused (a wrong date or "
+                                                                      "time zone).", gt=0)
 
 
 class GateSettings(_Group):
@@ -249,6 +262,7 @@ class Settings(_Group):
     home: Path = _var("HOME", Path(".crimelink"), "Working area: broker, embedded ClickHouse, Faust state.")
     stores_file: Path | None = _var("STORES_FILE", None, "Store registry CSV; default is the bundled registry.")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     linkage: LinkageSettings = Field(default_factory=LinkageSettings)

@@ -32,6 +32,11 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 
+MAX_REVISION = 2**24 - 1
+"""The stored row's version is ``revision << 40`` plus a time in milliseconds, in a UInt64: a revision of 2^24 or more
+does not fit, and once made the sink retry that row for ever."""
+
+
 def _require_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("datetime must carry a time zone")
@@ -144,7 +149,8 @@ class Incident(_Model):
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this model.")
     retailer: str = Field(min_length=1, max_length=64, description="Retailer id (lower-case slug).")
     incident_id: str = Field(min_length=1, max_length=128, description="The retailer's own incident id.")
-    revision: int = Field(1, ge=1, description="Retailer's revision; a higher revision supersedes a lower one.")
+    revision: int = Field(1, ge=1, le=MAX_REVISION,
+                          description="Retailer's revision; a higher revision supersedes a lower one.")
     feed_format: str = Field(description="Feed format (adapter) the record arrived in.")
     store: Store
     occurred: Occurrence

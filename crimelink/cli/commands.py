@@ -219,10 +219,13 @@ def _simulate_orc(settings: Any, *, seed: int, background: int, days: int, group
 def validate(path: Path, feed_format: str, quiet: bool) -> None:
     """Check a sample feed file offline: what would be accepted, rejected, and why. Exit 1 if any is rejected."""
     from crimelink.cli.validate import validate_file
+    from crimelink.intake.edges import EventWindow
     from crimelink.intake.stores import StoreRegistry
     from crimelink.schemas.incident import Incident
 
-    verdicts, tally = validate_file(path, feed_format, StoreRegistry.load(get_settings().stores_file))
+    settings = get_settings()
+    verdicts, tally = validate_file(path, feed_format, StoreRegistry.load(settings.stores_file),
+                                    EventWindow.from_settings(settings.intake))
     for verdict in verdicts:
         outcome = verdict.outcome
         if isinstance(outcome, Incident):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from crimelink.intake.edges import EventWindow
 from crimelink.intake.files import read_feed_file
 from crimelink.intake.normalise import Normaliser, RawRecord
 from crimelink.intake.stores import StoreRegistry
@@ -27,9 +28,10 @@ class Verdict:
         return isinstance(self.outcome, Incident)
 
 
-def validate_file(path: Path, feed_format: str, registry: StoreRegistry) -> tuple[list[Verdict], Counter[str]]:
+def validate_file(path: Path, feed_format: str, registry: StoreRegistry,
+                  window: EventWindow | None = None) -> tuple[list[Verdict], Counter[str]]:
     """Every record's outcome (the same code the worker runs) and a tally by outcome."""
-    normaliser = Normaliser(registry)
+    normaliser = Normaliser(registry, window)
     verdicts = []
     tally: Counter[str] = Counter()
     now = datetime.now(UTC)

@@ -14,6 +14,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from crimelink.errors import FeedError, RecordRejected
+from crimelink.intake.edges import EventWindow, text_reasons
 from crimelink.intake.feeds import adapter_for
 from crimelink.intake.feeds.base import reasons_from_validation
 from crimelink.intake.stores import StoreRegistry
@@ -37,8 +38,9 @@ class RawRecord:
 
 
 class Normaliser:
-    def __init__(self, stores: StoreRegistry) -> None:
+    def __init__(self, stores: StoreRegistry, window: EventWindow | None = None) -> None:
         self._stores = stores
+        self._window = window or EventWindow()
 
     def normalise(self, record: RawRecord) -> Incident | DeadLetter:
         try:
@@ -55,7 +57,15 @@ class Normaliser:
 
     def _normalise(self, record: RawRecord) -> Incident:
         adapter = adapter_for(record.feed_format)
-        draft = adapter.parse(record.payload)
+        draft = adapter.parse(record.payload)  # first: bytes that are no record at all get the adapter's reason
+        unreadable_text = text_reasons(record.payload)
+        if unreadable_text:
+            raise RecordRejected(unreadable_text)
+        # The event times the correlator's window runs on; reported_at is the retailer's own note and not checked.
+        out_of_window = self._window.reasons({"occurred.start": draft.occurred_start, "occurred.end": draft.occurred_end},
+                                             record.received_at)
+        if out_of_window:
+            raise RecordRejected(out_of_window)
         store = self._stores.get(draft.retailer, draft.store_id)
         if store is None:
             raise RecordRejected([Reason(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from crimelink.intake.edges import EventWindow
 from crimelink.intake.normalise import Normaliser, RawRecord
 from crimelink.intake.stores import StoreRegistry
 from crimelink.streams.engine.checkpoint import InOrderDelivery
@@ -28,7 +29,7 @@ _IN_FLIGHT = 2
 def install(app: Any, wiring: Wiring) -> Any:
     """Adds the normalise agent to ``app``; returns it."""
     settings, names = wiring.settings, wiring.names
-    normaliser = Normaliser(StoreRegistry.load(settings.stores_file))
+    normaliser = Normaliser(StoreRegistry.load(settings.stores_file), EventWindow.from_settings(settings.intake))
     batch_size, batch_seconds = settings.worker.batch_size, settings.worker.batch_seconds
     partitions = settings.kafka.topic_partitions
 

@@ -119,3 +119,56 @@ def test_a_bug_in_an_adapter_becomes_a_dead_letter_not_a_crash(
     outcome = _run(normaliser, grocer_record())
     assert isinstance(outcome, DeadLetter)
     assert outcome.reasons[0].problem == "internal-error" and "boom" in outcome.reasons[0].message
+
+
+def test_a_record_dated_outside_the_plausible_window_is_a_dead_letter(normaliser: Normaliser) -> None:
+    """One year-9999 incident once swept the correlator's window for good; one in 1999 is a typo of the year."""
+    future = _run(normaliser, grocer_record(occurred={"from": "9999-01-01T10:00:00Z"}))
+    assert isinstance(future, DeadLetter)
+    assert [(r.field, r.problem) for r in future.reasons] == [("occurred.start", "in-the-future")]
+    assert "CRIMELINK_MAX_EVENT_AHEAD_HOURS" in future.reasons[0].message
+    past = _run(normaliser, grocer_record(occurred={"from": "1999-12-31T10:00:00Z"}))
+    assert isinstance(past, DeadLetter) and past.reasons[0].problem == "too-early"
+    from datetime import timedelta
+
+    soon = (now_utc() + timedelta(hours=2)).isoformat()
+    assert isinstance(_run(normaliser, grocer_record(occurred={"from": soon})), Incident)  # a clock a little ahead
+
+
+def test_a_revision_the_store_cannot_hold_is_a_dead_letter(normaliser: Normaliser) -> None:
+    """A revision of 2^24 or more once made the sink retry its row for ever."""
+    for revision in (2**24, 10**30):
+        letter = _run(normaliser, grocer_record(incident={"id": "NW-REV", "revision": revision}))
+        assert isinstance(letter, DeadLetter), revision
+        assert letter.reasons[0].field == "revision" and letter.reasons[0].problem == "less_than_equal"
+    assert isinstance(_run(normaliser, grocer_record(incident={"id": "NW-REV", "revision": 2**24 - 1})), Incident)
+
+
+def test_text_that_is_not_unicode_or_holds_nul_is_a_dead_letter(normaliser: Normaliser) -> None:
+    """A lone surrogate once crashed the normalise agent as it serialised the incident. Today's three formats refuse
+    one as they read it; ``text_reasons`` refuses it (and an escaped NUL) for any format, whatever its reader."""
+    from pathlib import Path
+
+    line = (Path(__file__).resolve().parents[1] / "fixtures" / "convenience_flat.jsonl").read_bytes().splitlines()[0]
+    assert b"waiting car" in line
+
+    def flat(payload: bytes) -> Incident | DeadLetter:
+        return normaliser.normalise(RawRecord("convenience_flat", payload, "raw.convenience_flat", 0, 7, now_utc()))
+
+    surrogate = flat(line.replace(b"waiting car", b"waiting \\ud800 car"))
+    assert isinstance(surrogate, DeadLetter)  # the format's own reader refuses it first ('not-json')
+    surrogate.model_dump_json()  # the dead letter itself serialises
+    nul = flat(line.replace(b"waiting car", b"waiting \\u0000 car"))
+    assert isinstance(nul, DeadLetter) and (nul.reasons[0].field, nul.reasons[0].problem) == ("$.mo", "nul-character")
+    emoji = flat(line.replace(b"waiting car", b"waiting \\ud83d\\ude97 car"))  # a pair: one character
+    assert isinstance(emoji, Incident)
+    grocer = _run(normaliser, json.dumps(grocer_record(narrative="X")).encode().replace(b'"X"', b'"\\ud800"'))
+    assert isinstance(grocer, DeadLetter)
+
+
+def test_text_reasons_name_the_field_of_a_lone_surrogate() -> None:
+    from crimelink.intake.edges import text_reasons
+
+    [reason] = text_reasons(b'{"a": {"b": ["ok", "x \\udc80 y"]}}')
+    assert (reason.field, reason.problem) == ("$.a.b[1]", "invalid-unicode")
+    assert text_reasons(b'{"a": "\\ud83d\\ude97"}') == [] and text_reasons(b"plain, csv, line") == []
