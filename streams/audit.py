@@ -36,7 +36,6 @@ class AuditTrail:
         self._topic = topic
         self._queued: list[AuditEvent] = []
         self.dropped = 0
-        self.sent = 0
 
     async def record(self, event: AuditEvent) -> None:
         """Send ``event`` and wait for the broker; raises :class:`~crimelink.errors.AuditUnavailable` when it could not
@@ -81,4 +80,3 @@ class AuditTrail:
         for event in events:
             output.add(self._topic, event.event_id.encode(), json.dumps(event.record()).encode())
         await self._send(output)
-        self.sent += len(events)

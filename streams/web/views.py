@@ -333,11 +333,13 @@ def install_views(app: Any, door: Door, store: StoreThread) -> None:
 
             async def run() -> tuple[Response, int]:
                 result = await read(lambda r: r.trusted_query(
-                    "SELECT evidence_json, evidence_markdown, forces FROM alerts FINAL WHERE alert_id = {id:String}",
+                    "SELECT evidence_json, forces FROM alerts FINAL WHERE alert_id = {id:String}",
                     {"id": alert_id}))
-                if not result.rows or not caller.principal.sees_forces(list(result.rows[0][2])):
+                if not result.rows or not caller.principal.sees_forces(list(result.rows[0][1])):
                     return self.problem(404, f"no alert {alert_id} you may see"), 0
-                package_json, markdown, _ = result.rows[0]
+                # The Markdown is rendered from the JSON here, escaped, rather than read from evidence_markdown: rows
+                # stored before escaping existed carry the old, unescaped rendering.
+                package_json = result.rows[0][0]
                 package = json.loads(package_json)
                 count = len(package.get("evidence", [])) + len(package.get("awaiting_crime_number", []))
                 if output == "json":
