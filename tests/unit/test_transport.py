@@ -8,6 +8,8 @@ import inspect
 import aiokafka
 import faust
 import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from crimelink.settings import KafkaSettings, Settings
 from crimelink.streams.app import create_app
@@ -68,3 +70,35 @@ def test_the_worker_seeks_stream_partitions_with_the_beginning_fallback() -> Non
 
     asyncio.run(run())
     assert calls == [(seek_to_committed_or_beginning, ("the aiokafka consumer", app.topics.acks_enabled_for))]
+
+
+def _consumer_with(acked: list[int], next_commit: int, committed: int | None) -> tuple[object, TP]:
+    consumer = create_app(Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1"))).consumer  # built, not started
+    tp = TP("raw", 0)
+    consumer._next_commit[tp] = next_commit  # noqa: SLF001 - where the partition was sought to
+    consumer._committed_offset[tp] = committed  # noqa: SLF001 - Faust's own view (None for 0)
+    consumer._acked[tp] = list(acked)  # noqa: SLF001
+    consumer._acked_index[tp] = set(acked)  # noqa: SLF001
+    return consumer, tp
+
+
+@pytest.mark.parametrize(("acked", "next_commit", "committed"), [
+    ([101, 102], 100, 100),  # one record missing at the head: Faust's check lets a gap of one through
+    (list(range(50, 61)), 0, None),  # a partition sought to 0, or not committed yet: Faust checks nothing at all
+])
+def test_no_commit_passes_an_offset_not_yet_acknowledged(acked: list[int], next_commit: int,
+                                                         committed: int | None) -> None:
+    stock, tp = _consumer_with(acked, next_commit, committed)
+    assert faust_aiokafka.Consumer._new_offset(stock, tp) == acked[-1] + 1  # noqa: SLF001 - what Faust would commit
+    consumer, tp = _consumer_with(acked, next_commit, committed)
+    assert consumer._new_offset(tp) is None  # noqa: SLF001
+    consumer._acked[tp][:0] = range(next_commit, acked[0])  # noqa: SLF001 - the head acknowledged at last
+    consumer._acked_index[tp].update(range(next_commit, acked[0]))  # noqa: SLF001
+    assert consumer._new_offset(tp) == acked[-1] + 1  # noqa: SLF001
+    assert consumer._next_commit[tp] == acked[-1] + 1  # noqa: SLF001 - and the next commit waits for that one
+
+
+def test_offsets_the_log_does_not_have_are_not_waited_for() -> None:
+    consumer, tp = _consumer_with([101, 102], 100, 100)
+    consumer._gap[tp].addi(100, 101)  # noqa: SLF001 - offset 100 is a transaction marker, say
+    assert consumer._new_offset(tp) == 103  # noqa: SLF001
