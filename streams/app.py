@@ -24,6 +24,7 @@ from crimelink.streams.engine.changelog import OutputTable
 from crimelink.streams.engine.checkpoint import Delivery, Send
 from crimelink.streams.engine.envelopes import SentEnvelopes
 from crimelink.streams.engine.flow_control import KeepQueuedFlowControl
+from crimelink.streams.engine.membership import static_member_id
 from crimelink.streams.engine.transport import SCHEME
 from crimelink.streams.engine.web_pages import MAX_REQUEST_BYTES, CrimelinkWeb
 from crimelink.streams.store import StoreThread
@@ -69,7 +70,8 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
         topic_partitions=kafka.topic_partitions,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
-        consumer_group_instance_id=settings.worker.intake_instance if intake_only else None,  # engine/intake_workers.py
+        consumer_group_instance_id=(settings.worker.intake_instance if intake_only  # engine/membership.py
+                                    else static_member_id(kafka.app_id, "worker", settings.home)),
         web_enabled=not intake_only,
         web_bind=settings.web.host,
         web_host=settings.web.host,

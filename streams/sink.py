@@ -14,9 +14,10 @@ import orjson
 from crimelink.access.audit import AuditEvent, Category, Outcome
 from crimelink.access.principals import Principal
 from crimelink.sinks.clickhouse import BatchSink
-from crimelink.sinks.tables import STORED, alerts
+from crimelink.sinks.tables import STORED, alerts, sink_rejects
 from crimelink.sinks.webhooks import WebhookNotifier
 from crimelink.streams.audit import AuditTrail
+from crimelink.streams.engine.membership import static_member_id
 from crimelink.streams.engine.topic_sink import Route, TopicSink
 from crimelink.streams.wiring import Wiring
 
@@ -50,6 +51,8 @@ def install(app: Any, wiring: Wiring, trail: AuditTrail) -> WebhookNotifier:
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(
                 bootstrap=settings.effective_kafka_bootstrap, group_id=f"{settings.kafka.app_id}-clickhouse-sink",
+                group_instance_id=static_member_id(settings.kafka.app_id, "sink", settings.home),
+                rejects=BatchSink.for_table(wiring.store.store, sink_rejects.TABLE),
                 routes=routes(), run_blocking=wiring.store.call, batch_size=settings.sink.batch_size,
                 flush_seconds=settings.sink.flush_seconds, fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms, **kwargs,
             )

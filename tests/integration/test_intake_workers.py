@@ -67,15 +67,18 @@ def test_a_killed_intake_worker_is_replaced_and_no_record_is_lost(start_worker) 
 
 
 def test_intake_workers_stop_when_their_worker_is_killed(start_worker) -> None:  # type: ignore[no-untyped-def]
-    """SIGKILL gives the worker no chance to stop them; they must not outlive it."""
+    """SIGKILL gives the worker no chance to stop them; they must not outlive it, not even to stop gracefully (one that
+    did went on gating beside its successor)."""
     worker = start_worker(CRIMELINK_INTAKE_PROCESSES="2")
     intake = wait_until(lambda: len(_intake_workers(worker)) == 2 and _intake_workers(worker),
                              message="two intake workers")
     assert worker.process.process is not None
     worker.process.process.kill()
     worker.process.process.wait()
+    killed = time.monotonic()
     wait_until(lambda: not any(_alive(pid) for pid in intake), timeout=30, message="the intake workers to stop")
-    assert worker.log().count("the worker that started this intake worker is gone; stopping") == 2
+    assert time.monotonic() - killed < 3  # at once, not after a graceful stop
+    assert worker.log().count("the worker that started this intake worker is gone; exiting with it") == 2
 
 
 def test_fewer_intake_workers_take_over_the_partitions_of_the_ones_no_longer_started(  # type: ignore[no-untyped-def]
