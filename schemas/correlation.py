@@ -46,6 +46,7 @@ class Case(_Model):
     latitude: float | None = None
     longitude: float | None = None
     start: UtcDatetime
+    received_at: UtcDatetime | None = None  # when crimelink read it: bounds how far this case moves event time
     tactics: list[str] = Field(default_factory=list)
     goods: list[str] = Field(default_factory=list)
     value_pence: int = 0
@@ -65,7 +66,7 @@ class Case(_Model):
             key=incident.key, retailer=incident.retailer, incident_id=incident.incident_id, revision=incident.revision,
             store_name=incident.store.name or incident.store.store_id, force_id=incident.store.force_id,
             region_id=incident.store.region_id, latitude=incident.store.latitude, longitude=incident.store.longitude,
-            start=incident.occurred.start, tactics=sorted({t.code for t in incident.tactics}),
+            start=incident.occurred.start, received_at=incident.received_at, tactics=sorted({t.code for t in incident.tactics}),
             goods=sorted({g.category for g in incident.goods}), value_pence=incident.total_value_pence,
             offender_count=incident.offenders.count,
             descriptions=[CaseDescription(gender=d.gender, build=d.build, complexion=d.complexion,

@@ -72,8 +72,8 @@ class Correlator:
         self._cache: dict[str, Case] = {}
         # How many held cases show each distinguishing feature (the capped posting lists cannot tell).
         self._feature_counts: Counter[str] = Counter()
-        # Event time: the latest start among held cases. Derived like the index (the newest case is never swept),
-        # so it costs no changelog write per incident.
+        # Event time: the latest start among held cases, each bounded by when crimelink received it
+        # (:func:`_event_time`). Derived like the index, so it costs no changelog write per incident.
         self._latest: datetime | None = None
         # (start, key) of every held case, earliest first, so a sweep pops what left the window instead of reading
         # every case; an entry whose case has gone or moved is skipped when popped.
@@ -117,7 +117,7 @@ class Correlator:
             self._cache[case.key] = case
             self._index(case)
         self._by_start = [(case.start, case.key) for case in cases]  # sorted: already a heap
-        self._latest = cases[-1].start if cases else None
+        self._latest = max(map(_event_time, cases), default=None)
         if _WATERMARK in self.state.series:  # written per incident by earlier versions; now derived
             del self.state.series[_WATERMARK]
         self._index_ready = True
@@ -139,8 +139,9 @@ class Correlator:
         self._cache[case.key] = case
         if known is None or known.start != case.start:
             heapq.heappush(self._by_start, (case.start, case.key))
-        if self._latest is None or case.start > self._latest:
-            self._latest = case.start
+        moment = _event_time(case)
+        if self._latest is None or moment > self._latest:
+            self._latest = moment
 
     def _index(self, case: Case, keys: list[str] | None = None) -> None:
         self._feature_counts.update(prepare(case).features)
@@ -380,6 +381,17 @@ class Correlator:
             if refreshed is not None:
                 outcome.series.append(refreshed)
         return outcome
+
+
+def _event_time(case: Case) -> datetime:
+    """How far ``case`` may move the window's event time: its start, but never past when crimelink received it.
+
+    Why: event time is the latest of these, and one record dated in the future (a wrong year, a wrong time zone, a
+    hostile feed) would otherwise sweep every held case out of the window at once, and keep every later one out. The
+    receipt time is crimelink's own clock, not the record's claim; old records (a backfill) still count by their start.
+    """
+    received = case.received_at
+    return case.start if received is None or case.start <= received else received
 
 
 def _lead_force(cases: list[Case]) -> tuple[str, str]:

@@ -247,3 +247,33 @@ def test_event_time_comes_back_from_the_held_cases_after_a_restart() -> None:
     assert restarted.case("late") is None  # older than the window by the recovered event time: not held
     assert restarted.on_incident(case("recent", "essex", 100 - 2, vehicle="AB12CDE")).links  # inside it: linked
     assert "__watermark__" not in state.series  # event time is derived, not written per incident
+
+
+def test_one_future_dated_record_neither_sweeps_the_window_nor_stops_linking() -> None:
+    """A case dated in the year 9999 (a wrong year, a hostile feed) once moved event time there: every held case was
+    swept at once and no later incident linked again. Event time is now bounded by when each case was received."""
+    correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig(window=timedelta(days=2)))
+    received = T0 + timedelta(hours=30)
+    for n, force in enumerate(["kent", "kent", "essex"]):
+        correlator.on_incident(case(f"g{n}", force, n * 10, vehicle="KX19TRV").model_copy(update={"received_at": received}))
+    rogue = case("rogue", "durham", 0, vehicle="ZZ99ZZZ").model_copy(
+        update={"start": datetime(9999, 1, 1, tzinfo=UTC), "received_at": received})
+    correlator.on_incident(rogue)
+    correlator.sweep()
+    assert {"g0", "g1", "g2", "rogue"} <= set(correlator.state.cases)  # nothing swept by the rogue's date
+    later = correlator.on_incident(case("g3", "sussex", 32, vehicle="KX19TRV").model_copy(
+        update={"received_at": received + timedelta(hours=2)}))
+    assert later.links and [alert.level for alert in later.alerts] == [1]  # linking goes on, and the team alerts
+    restarted = Correlator(correlator.state, correlator.config)  # after a restart, event time is derived again
+    assert restarted.on_incident(case("g4", "dorset", 36, vehicle="KX19TRV").model_copy(
+        update={"received_at": received + timedelta(hours=6)})).links
+
+
+def test_old_records_still_count_by_their_own_time() -> None:
+    """A backfill (records received long after they happened) moves event time by their start, as before."""
+    correlator = Correlator(CorrelatorState.in_memory(), CorrelatorConfig(window=timedelta(days=1)))
+    long_after = T0 + timedelta(days=400)
+    correlator.on_incident(case("old", "kent", 0, vehicle="AB12CDE").model_copy(update={"received_at": long_after}))
+    correlator.on_incident(case("old2", "kent", 100, vehicle="AB12CDE").model_copy(update={"received_at": long_after}))
+    correlator.sweep()
+    assert set(correlator.state.cases) == {"old2"}  # event time is the latest start (100 h): "old" left the window
