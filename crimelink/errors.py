@@ -8,7 +8,7 @@
     │   └── BrokerStartError        the broker did not come up
     ├── StoreError                  ClickHouse
     │   ├── SchemaError             creating or migrating tables failed
-    │   ├── SinkWriteError          a batch could not be written
+    │   ├── SinkWriteError          a batch could not be written (``transient``: retry, or set rows aside)
     │   └── QueryError              an analyst query failed (carries ClickHouse's code)
     │       ├── ReadOnlyViolation   the query does more than read crimelink's tables
     │       └── QueryLimitExceeded  the query was stopped at a time, memory or size limit
@@ -90,10 +90,14 @@ class SchemaError(StoreError):
 
 
 class SinkWriteError(StoreError):
-    def __init__(self, table: str, rows: int, cause: BaseException) -> None:
+    """``transient``: the store is unreachable, full or busy, so the same rows may go in later; otherwise the rows
+    themselves are refused (a value the column cannot hold) and retrying them would only stop the sink."""
+
+    def __init__(self, table: str, rows: int, cause: BaseException, *, transient: bool = True) -> None:
         super().__init__(f"writing {rows} row(s) to {table} failed: {cause}")
         self.table = table
         self.rows = rows
+        self.transient = transient
 
 
 class QueryError(StoreError):

@@ -118,7 +118,8 @@ class ClickHouseStore:
                 context = self._client.create_insert_context(f"`{self.database}`.{table}", column_names=list(columns))
                 self._client.insert(context=context, data=rows)
             except Exception as error:
-                raise SinkWriteError(f"{self.database}.{table} at {self.where}", len(rows), error) from error
+                raise SinkWriteError(f"{self.database}.{table} at {self.where}", len(rows), error,
+                                     transient=_transient(error)) from error
             finally:
                 # clickhouse-connect's insert context refers to itself (a bound method kept on it), so it and every
                 # row it holds lived on until the cyclic garbage collector found them: 60,000 row lists in 30 s at
@@ -274,6 +275,29 @@ def _query_error(error: Exception, limits: QuerySettings, where: str) -> QueryEr
     return QueryError(f"query failed at {where}: {message}", code=code)
 
 
+_TRANSIENT_CODES = frozenset({
+    3, 74, 75, 76, 159, 173, 202, 209, 210, 236, 241, 242, 243, 252, 319, 394, 425, 439, 516, 999, 1000,  # I/O, memory,
+    # space, timeouts, too many parts or queries, read-only, the network, Keeper, authentication
+    10, 16, 47, 60, 81,  # a column, table or database the store lacks: a migration, not the rows, is missing
+})
+"""ClickHouse error codes after which the same rows may go in later."""
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether an insert that raised ``error`` may work if tried again with the same rows.
+
+    Transient: the store unreachable (a socket or HTTP error), or an error code of :data:`_TRANSIENT_CODES`. Not: any
+    other code (ClickHouse refused a value), or an error building the native block with no code at all
+    (clickhouse-connect's ``DataError``, ``struct.error``, ``OverflowError``, ``TypeError``: a value the column's
+    type cannot hold, such as a revision of 2^32 in a UInt32)."""
+    from clickhouse_connect.driver.exceptions import OperationalError
+
+    if isinstance(error, OSError | OperationalError):
+        return True
+    code = re.search(r"Code: (\d+)", str(error))
+    return code is not None and int(code.group(1)) in _TRANSIENT_CODES
+
+
 def _without_credentials(dsn: str) -> str:
     if dsn.startswith("chdb:"):
         return dsn
@@ -335,6 +359,9 @@ class BatchSink(Generic[T]):
 
     def add(self, item: T) -> None:
         self._rows.append(self._to_row(item))
+
+    def add_all(self, items: Sequence[T]) -> None:
+        self._rows.extend(map(self._to_row, items))
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -22,6 +22,7 @@ from crimelink.sinks.tables import (
     retailer_feedback,
     schema_migrations,
     series,
+    sink_rejects,
 )
 
 __all__ = ["Migration", "MIGRATIONS", "LATEST_VERSION", "BOOTSTRAP", "render", "audit_ttl"]
@@ -56,6 +57,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         incidents.LATEST_VIEW.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"),
     )),
     Migration(7, "audit_log: the access log (DPA 2018 s.62)", (audit_log.TABLE.create(),)),
+    Migration(8, "sink_rejects: rows a table refused, set aside", (sink_rejects.TABLE.create(),)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 BOOTSTRAP = ("CREATE DATABASE IF NOT EXISTS {db}", schema_migrations.TABLE.create())

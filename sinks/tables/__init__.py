@@ -14,14 +14,15 @@ from crimelink.sinks.tables import (
     retailer_feedback,
     schema_migrations,
     series,
+    sink_rejects,
 )
 from crimelink.sinks.tables.base import Column, Index, Row, Table
 
 __all__ = ["Column", "Index", "Row", "Table", "ALL", "STORED", "HIDDEN_FROM_ANALYSTS"]
 
 ALL: tuple[Table, ...] = (incidents.TABLE, dead_letters.TABLE, retailer_feedback.TABLE, links.TABLE, series.TABLE,
-                          alerts.TABLE, incidents_daily.TABLE, schema_migrations.TABLE, audit_log.TABLE)
-STORED: tuple[Table, ...] = tuple(table for table in ALL if table.row is not None)
-"""The tables the sink writes, each from its own topic."""
+                          alerts.TABLE, incidents_daily.TABLE, schema_migrations.TABLE, audit_log.TABLE, sink_rejects.TABLE)
+STORED: tuple[Table, ...] = tuple(table for table in ALL if table.row is not None and table.topic is not None)
+"""The tables the sink writes, each from its own topic (``sink_rejects`` is written by the sink itself)."""
 HIDDEN_FROM_ANALYSTS: frozenset[str] = frozenset({audit_log.TABLE.name})
 """Tables analysts' SQL may not read: only admins read the access log, through ``crimelink audit``."""
