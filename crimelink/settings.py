@@ -99,6 +99,10 @@ class GateSettings(_Group):
                                        "it referable) and a released one (so a resend or replay of it is not held "
                                        "again).", ge=1,
     )
+    early_update_seconds: float = _var(
+        "EARLY_UPDATE_SECONDS", 86400.0, "How long a crime-number update that arrives before its incident waits for it "
+                                         "(then it is answered 'no such incident').", gt=0,
+    )
     expiry_check_seconds: float = _var("EXPIRY_CHECK_SECONDS", 30.0, "How often the gate looks for incidents past "
                                                                      "their deadline.", gt=0)
 
@@ -248,6 +252,10 @@ class WorkerSettings(_Group):
         "WORKER_ROLE", "worker", "'intake': this worker only normalises and gates (group <app id>-intake). The worker "
                                  "sets it for the intake workers it starts; set it by hand to run more on other "
                                  "machines.",
+    )
+    shutdown_seconds: float = _var(
+        "SHUTDOWN_SECONDS", 30.0, "Longest a worker or intake worker takes to stop once told to (SIGTERM, Ctrl-C); "
+                                  "then it exits outright, and what it had not committed is read again.", gt=0,
     )
     sent_envelopes_mib: int = _var(
         "SENT_ENVELOPES_MIB", 32, "Envelopes this worker sent that its own gate and correlator may take back without "

@@ -53,9 +53,15 @@ class TopicNames:
         return 1 if name == self.correlation_in else default
 
     def configs(self, name: str) -> dict[str, str]:
-        """The audit topic keeps its events 90 days (the broker's default is 7), so a sink stopped for weeks still
-        finds every access-log event to store; the rest keep the broker's defaults."""
-        return {"retention.ms": str(AUDIT_TOPIC_RETENTION_DAYS * 86_400_000)} if name == self.audit else {}
+        """Topic configs on creation. The audit topic keeps its events 90 days (the broker's default is 7), so a sink
+        stopped for weeks still finds every access-log event to store. Raw topics carry the broker's time of append
+        (``LogAppendTime``), not the retailer's: the time crimelink received a record is then the same on every read
+        (``crimelink.streams.agents.normalise``). The rest keep the broker's defaults."""
+        if name == self.audit:
+            return {"retention.ms": str(AUDIT_TOPIC_RETENTION_DAYS * 86_400_000)}
+        if name in self.raw.values():
+            return {"message.timestamp.type": "LogAppendTime"}
+        return {}
 
 
 @dataclass(frozen=True)

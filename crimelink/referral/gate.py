@@ -3,8 +3,15 @@
 A referral to the national unit needs a police crime number. An incident without a valid one
 is stored at once as intelligence (pending or invalid) and *held*: a later revision or a
 crime-number update releases it as referable; at the deadline it expires, stays intelligence,
-and is never referable. The held state is any mutable mapping (a Faust table in the worker, a
-dict in tests); this module knows nothing about Kafka.
+and is never referable. An update that arrives before its incident (the two travel on different
+topics, so under load or after a restart either may be read first) is *parked* until the incident
+comes, for ``early_update`` (a day by default); only then is it answered "no such incident". The
+held state is any mutable mapping (a Faust table in the worker, a dict in tests); this module knows
+nothing about Kafka.
+
+``now`` is the caller's: the worker passes the time the message it acts on was written, so a message
+read again after a restart gets the same decision at the same time, and its feedback row collapses
+into the first one.
 """
 
 from __future__ import annotations
@@ -39,18 +46,20 @@ def apply_gate(incident: Incident, rules: RuleTable | None = None, now: datetime
 
 
 class HeldState(BaseModel):
-    """What the gate remembers per incident: held awaiting a crime number, expired, or released from being held.
+    """What the gate remembers per incident: held awaiting a crime number, expired, released from being held, or
+    (before the incident itself arrived) a parked crime-number update.
 
     The released marker is why a record of that incident read again (a retailer's resend, a replay after a restart)
     does not hold it a second time: the gate forgets nothing else it would need to tell them apart.
     """
 
-    kind: Literal["held", "expired", "released"]
+    kind: Literal["held", "expired", "released", "parked"]
     since: UtcDatetime
-    deadline: UtcDatetime  # held: when it expires; a marker: when the marker itself is forgotten
+    deadline: UtcDatetime  # held: when it expires; parked: when the update stops waiting; a marker: when it is forgotten
     incident: Incident | None = None  # held only
     revision: int | None = None  # released: the revision that was released
     crime_reference: CrimeReference | None = None  # released: the valid reference that released it
+    update: CrimeNumberUpdate | None = None  # parked only
 
 
 @dataclass
@@ -61,10 +70,11 @@ class GateOutcome:
 
 class CrimeNumberGate:
     def __init__(self, held: MutableMapping[str, Any], *, deadline: timedelta, expired_retention: timedelta,
-                 rules: RuleTable | None = None) -> None:
+                 rules: RuleTable | None = None, early_update: timedelta = timedelta(days=1)) -> None:
         self._held = held
         self._deadline = deadline
         self._expired_retention = expired_retention
+        self._early_update = early_update
         self._rules = rules
         self._deadlines = DeadlineIndex()
         self.reindex()
@@ -84,6 +94,9 @@ class CrimeNumberGate:
     def on_incident(self, incident: Incident, now: datetime) -> GateOutcome:
         key = incident.key
         state = self.state(key)
+        now = _not_before(now, state)
+        if state is not None and state.kind == "parked":
+            return self._with_parked_update(incident, state, now)
         if state is not None and state.kind == "expired":
             expired = self._expired(apply_gate(incident, self._rules, now), state.since)
             return GateOutcome([expired], [_feedback(expired, now)])
@@ -97,18 +110,28 @@ class CrimeNumberGate:
 
     def on_update(self, update: CrimeNumberUpdate, now: datetime) -> GateOutcome:
         state = self.state(update.key)
-        if state is not None and state.kind == "released":
+        now = _not_before(now, state)
+        if state is None or state.kind == "parked":  # the incident is not here yet: wait for it
+            self._keep(update.key, HeldState(kind="parked", since=now, deadline=now + self._early_update, update=update))
+            return GateOutcome()
+        if state.kind == "released" and state.since == now and state.crime_reference is not None \
+                and state.revision is not None:
+            # This very update released it, and is read again (a restart): the same answer as then, at the same time.
+            return GateOutcome([], [Feedback(
+                retailer=update.retailer, incident_id=update.incident_id, revision=state.revision,
+                status=FeedbackStatus.REFERABLE, reason=f"valid crime number {state.crime_reference.normalised}",
+                action="", at=now)])
+        if state.kind == "released":
             assert state.crime_reference is not None
             return GateOutcome([], [Feedback(
                 retailer=update.retailer, incident_id=update.incident_id, status=FeedbackStatus.UPDATE_IGNORED,
                 reason=f"the incident is already referable with crime number {state.crime_reference.normalised}",
                 action="to change the crime number, send a new revision of the incident", at=now)])
-        if state is None or state.incident is None:
-            reason = ("the incident expired without a valid crime number; it stays intelligence but can no longer be "
-                      "referred" if state is not None else "no incident with this id is awaiting a crime number")
-            action = "" if state is not None else "check the retailer and incident id, and send the incident before its update"
-            return GateOutcome([], [Feedback(retailer=update.retailer, incident_id=update.incident_id,
-                                             status=FeedbackStatus.UPDATE_IGNORED, reason=reason, action=action, at=now)])
+        if state.incident is None:  # expired
+            return GateOutcome([], [Feedback(
+                retailer=update.retailer, incident_id=update.incident_id, status=FeedbackStatus.UPDATE_IGNORED,
+                reason="the incident expired without a valid crime number; it stays intelligence but can no longer "
+                       "be referred", action="", at=now)])
         held = state.incident
         reference = held.crime_reference.model_copy(update={
             "raw": update.crime_reference, "force_id": update.force_id or held.crime_reference.force_id})
@@ -121,6 +144,15 @@ class CrimeNumberGate:
             if state is not None:
                 self._deadlines.set(key, state.deadline)  # not due after all (changed since): watch the real deadline
             return GateOutcome()
+        if state.kind == "parked":
+            assert state.update is not None
+            self._forget(key)
+            return GateOutcome([], [Feedback(
+                retailer=state.update.retailer, incident_id=state.update.incident_id,
+                status=FeedbackStatus.UPDATE_IGNORED,
+                reason=f"no incident with this id arrived within {_hours(self._early_update)} of its crime-number "
+                       "update", action="check the retailer and incident id, send the incident, then the update again",
+                at=now)])
         if state.kind != "held":
             self._forget(key)  # the marker has served its retention period
             return GateOutcome()
@@ -153,6 +185,22 @@ class CrimeNumberGate:
                                       revision=checked.revision, crime_reference=checked.crime_reference))
         return GateOutcome([checked], [_feedback(checked, now)])
 
+    def _with_parked_update(self, incident: Incident, parked: HeldState, now: datetime) -> GateOutcome:
+        """The incident an early update was waiting for: gated as usual, then the update applied to it (one outcome:
+        the incident as the update leaves it)."""
+        assert parked.update is not None
+        self._forget(incident.key)
+        arrived = self._settle(incident.key, apply_gate(incident, self._rules, now), None, now)
+        if arrived.checked[-1].eligibility in _AWAITING:
+            return self.on_update(parked.update, now)
+        reference = arrived.checked[-1].crime_reference
+        arrived.feedback.append(Feedback(
+            retailer=incident.retailer, incident_id=incident.incident_id, status=FeedbackStatus.UPDATE_IGNORED,
+            reason=f"the incident arrived already referable with crime number {reference.normalised}; the update sent "
+                   f"before it ({parked.update.crime_reference!r}) was not applied",
+            action="to change the crime number, send a new revision of the incident", at=now))
+        return arrived
+
     def _released_again(self, incident: Incident, state: HeldState, now: datetime) -> GateOutcome:
         """A record of a revision already released (or older) read again: it stays referable with the crime number
         that released it, and is not held again; an older revision is stored as history only."""
@@ -173,6 +221,26 @@ class CrimeNumberGate:
             "eligibility_reason": f"no valid crime number by {expired_at:%Y-%m-%d %H:%M} UTC; intelligence only, "
                                   "never referable",
         })
+
+
+def _not_before(now: datetime, state: HeldState | None) -> datetime:
+    """``now``, or the time of the incident's last change when that is later.
+
+    Why: ``now`` is the time a message was written, and an incident's messages come on two topics (its records, its
+    crime-number updates), written by different processes: an update can be written before the incident's record that
+    is read before it. Decided at its own, earlier time, the release lost to the pending row it came after (the stored
+    version is the revision, then the time). A message read again later is then decided at the time of the change it
+    already made, so its rows are the same rows."""
+    if state is None:
+        return now
+    changed = state.incident.status_changed_at if state.incident is not None else None
+    latest = max(state.since, changed) if changed is not None else state.since
+    return latest if latest > now else now
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} hour" + ("" if hours == 1 else "s")
 
 
 _DEADLINE_FIELD = '"deadline":"'

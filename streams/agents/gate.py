@@ -40,6 +40,7 @@ def install(app: Any, wiring: Wiring) -> CrimeNumberGate:
         held,
         deadline=timedelta(seconds=settings.gate.pending_deadline_seconds),
         expired_retention=timedelta(days=settings.gate.expired_retention_days),
+        early_update=timedelta(seconds=settings.gate.early_update_seconds),
     )
     # In an intake worker the case envelopes go to another process: keeping their models would only fill memory.
     correlator_here = not settings.intake_only
@@ -62,7 +63,7 @@ def install(app: Any, wiring: Wiring) -> CrimeNumberGate:
                 cases: list[Case] = []
                 with changelog_into(output):
                     for outcome in _outcomes(gate, names, wiring.sent_incidents, message.topic, event.value,
-                                             datetime.now(UTC), f"{message.topic}:{message.partition}@{message.offset}"):
+                                             written_at(message), f"{message.topic}:{message.partition}@{message.offset}"):
                         cases.extend(_emit(outcome, output, names))
                 for envelope, packed in pack_models(cases, CASES_HEAD):
                     output.add(names.correlation_in, None, envelope, 0)
@@ -82,6 +83,14 @@ def install(app: Any, wiring: Wiring) -> CrimeNumberGate:
         await wiring.send(output)
 
     return gate
+
+
+def written_at(message: Any) -> datetime:
+    """When ``message`` was written (its Kafka timestamp, set by crimelink's own producer on these topics): the gate's
+    "now", so a message read again after a restart is decided at the same time as the first time, and the feedback and
+    incident rows it produces again are the same rows (they collapse in ClickHouse)."""
+    timestamp = getattr(message, "timestamp", None)
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else datetime.now(UTC)
 
 
 def _outcomes(gate: CrimeNumberGate, names: TopicNames, sent_incidents: SentEnvelopes[Any], topic: str, value: bytes,

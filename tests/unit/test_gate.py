@@ -163,11 +163,44 @@ def test_expired_markers_are_forgotten_after_their_retention(gate: CrimeNumberGa
     assert held == {}
 
 
-def test_an_update_for_an_unknown_incident_is_answered(gate: CrimeNumberGate) -> None:
-    outcome = gate.on_update(_update("SX/12345678/25", incident_id="NOPE"), T0)
+def test_an_update_for_an_unknown_incident_is_answered_once_it_has_waited_a_day(
+        gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    assert gate.on_update(_update("SX/12345678/25", incident_id="NOPE"), T0).feedback == []  # parked, not refused
+    assert gate.due(T0 + timedelta(hours=23)) == []
+    (due,) = gate.due(T0 + timedelta(hours=24, seconds=1))
+    outcome = gate.on_expire(due, T0 + timedelta(hours=24, seconds=1))
     assert outcome.checked == []
     assert outcome.feedback[0].status is FeedbackStatus.UPDATE_IGNORED
-    assert "no incident with this id" in outcome.feedback[0].reason
+    assert "no incident with this id arrived within 24 hours" in outcome.feedback[0].reason
+    assert held == {}
+
+
+def test_an_update_read_before_its_incident_is_applied_when_the_incident_arrives(
+        gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    """Updates and incidents travel on different topics: under load one in five updates was read first and dropped."""
+    gate.on_update(_update("SX/12345678/25"), T0)
+    outcome = gate.on_incident(_incident(None), T0 + timedelta(minutes=5))
+    assert [(i.eligibility, i.crime_reference.normalised) for i in outcome.checked] == [
+        (Eligibility.REFERABLE, "SX/12345678/25")]
+    assert [f.status for f in outcome.feedback] == [FeedbackStatus.REFERABLE]
+    assert json.loads(held["northway:NW-1"])["kind"] == "released"
+    assert gate.due(T0 + timedelta(days=2)) == []  # the parked update's deadline went with it
+
+
+def test_an_early_update_for_an_incident_that_arrives_referable_is_not_applied(gate: CrimeNumberGate) -> None:
+    gate.on_update(_update("SX/99999999/25"), T0)
+    outcome = gate.on_incident(_incident("SX/12345678/25"), T0 + timedelta(minutes=5))
+    assert [i.crime_reference.normalised for i in outcome.checked] == ["SX/12345678/25"]
+    assert [f.status for f in outcome.feedback] == [FeedbackStatus.REFERABLE, FeedbackStatus.UPDATE_IGNORED]
+
+
+def test_a_message_read_again_after_a_restart_gives_the_same_feedback(gate: CrimeNumberGate) -> None:
+    """The worker passes each message's own time as ``now``: a replay then repeats rows, which collapse when stored."""
+    incident, update, later = _incident(None), _update("SX/12345678/25"), T0 + timedelta(minutes=5)
+    first = [gate.on_incident(incident, T0).feedback, gate.on_update(update, later).feedback]
+    again = [gate.on_incident(incident, T0).feedback, gate.on_update(update, later).feedback]
+    assert again[1] == first[1] and again[1][0].status is FeedbackStatus.REFERABLE
+    assert again[0][0].status is FeedbackStatus.REFERABLE  # the incident read again is not held again
 
 
 def test_a_late_older_revision_does_not_replace_the_held_one(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
@@ -235,3 +268,14 @@ def test_state_restored_behind_the_gate_is_found_after_reindex(gate: CrimeNumber
     assert gate.due(T0 + DEADLINE) == ["northway:NW-1"]
     gate.reindex()
     assert sorted(gate.due(T0 + DEADLINE)) == ["northway:NW-1", "northway:NW-2", "northway:NW-3"]
+
+
+def test_an_update_written_before_the_incident_it_releases_still_supersedes_it(gate: CrimeNumberGate) -> None:
+    """Messages are decided at the time they were written; an incident's two topics come from different processes,
+    so an update may be written before the incident's record that is read first. The release must still be the newer
+    row, or the incident stays pending in incidents_latest."""
+    pending = gate.on_incident(_incident(None), T0).checked[0]
+    released = gate.on_update(_update("SX/12345678/25"), T0 - timedelta(seconds=2)).checked[0]
+    assert released.eligibility is Eligibility.REFERABLE
+    assert released.status_changed_at is not None and pending.status_changed_at is not None
+    assert released.status_changed_at >= pending.status_changed_at
