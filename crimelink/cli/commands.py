@@ -88,11 +88,10 @@ def broker_stop() -> None:
               help="Stop once this process is gone (the worker passes its pid to the intake workers it starts).")
 def worker(loglevel: str, exit_with: int | None) -> None:
     """Run the stream worker: normalise, gate, correlate, store; serves the query API and dashboard."""
-    from faust.worker import Worker
-
     from crimelink.streams.app import create_app
     from crimelink.streams.engine.garbage import tune_garbage_collector
     from crimelink.streams.engine.intake_workers import IntakeWorkers, exit_with_parent, take_over_intake_offsets
+    from crimelink.streams.engine.shutdown import BoundedWorker
     from crimelink.streams.kafka_io import check_partitions, declare_topics, wait_for_broker
     from crimelink.streams.topics import TopicNames
 
@@ -111,7 +110,8 @@ def worker(loglevel: str, exit_with: int | None) -> None:
             _took_over(take_over_intake_offsets(settings, in_intake_workers=True))
         tune_garbage_collector(settings.worker.gc_young_threshold)
         click.echo(f"crimelink intake worker: Kafka {bootstrap}")
-        Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        BoundedWorker(app, shutdown_seconds=settings.worker.shutdown_seconds, loglevel=loglevel,
+                      quiet=True).execute_from_commandline()
         return
     intake = IntakeWorkers(settings.worker.intake_processes, loglevel, app_id=settings.kafka.app_id, home=settings.home)
     retired = intake.retire_earlier_members(bootstrap)
@@ -126,9 +126,10 @@ def worker(loglevel: str, exit_with: int | None) -> None:
     click.echo(f"crimelink worker: intake workers (pid {', '.join(map(str, pids))})" if pids
                else "crimelink worker: normalising and gating in this process")
     try:
-        Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        BoundedWorker(app, shutdown_seconds=settings.worker.shutdown_seconds, on_signal=intake.terminate,
+                      on_deadline=intake.kill, loglevel=loglevel, quiet=True).execute_from_commandline()
     finally:
-        intake.stop()
+        intake.stop(settings.worker.shutdown_seconds)
 
 
 def _took_over(moved: Mapping[Any, int]) -> None:
@@ -221,9 +222,14 @@ def validate(path: Path, feed_format: str, quiet: bool) -> None:
     from crimelink.cli.validate import validate_file
     from crimelink.intake.edges import EventWindow
     from crimelink.intake.stores import StoreRegistry
+    from crimelink.safe_text import terminal_text
     from crimelink.schemas.incident import Incident
 
     settings = get_settings()
+
+    def say(text: str) -> None:  # a record's text may hold terminal escapes: shown, never obeyed
+        click.echo(terminal_text(text))
+
     verdicts, tally = validate_file(path, feed_format, StoreRegistry.load(settings.stores_file),
                                     EventWindow.from_settings(settings.intake))
     for verdict in verdicts:
@@ -232,17 +238,17 @@ def validate(path: Path, feed_format: str, quiet: bool) -> None:
             if quiet:
                 continue
             tactics = ",".join(t.code for t in outcome.tactics) or "-"
-            click.echo(f"line {verdict.line}: ACCEPTED {outcome.retailer}/{outcome.incident_id} rev {outcome.revision} "
+            say(f"line {verdict.line}: ACCEPTED {outcome.retailer}/{outcome.incident_id} rev {outcome.revision} "
                        f"-> {outcome.store.force_id} ({outcome.store.region_id}), {outcome.eligibility.value}: "
                        f"{outcome.eligibility_reason}; tactics {tactics}; value £{outcome.total_value_pence / 100:,.2f}")
             if outcome.unmapped_codes:
-                click.echo(f"    unmapped codes (ask the operator to extend the rules): {', '.join(outcome.unmapped_codes)}")
+                say(f"    unmapped codes (ask the operator to extend the rules): {', '.join(outcome.unmapped_codes)}")
         else:
             who = f" {outcome.retailer or '?'}/{outcome.incident_id or '?'}"
-            click.echo(f"line {verdict.line}: REJECTED{who}")
+            say(f"line {verdict.line}: REJECTED{who}")
             for reason in outcome.reasons:
                 shown = f" (value {reason.value!r})" if reason.value is not None else ""
-                click.echo(f"    {reason.field}: {reason.problem}: {reason.message}{shown}")
+                say(f"    {reason.field}: {reason.problem}: {reason.message}{shown}")
     summary = ", ".join(f"{count} {name}" for name, count in sorted(tally.items()))
     click.echo(f"{len(verdicts)} record(s): {summary or 'none'}")
     if tally.get("rejected"):
@@ -257,6 +263,7 @@ def ingest(path: Path, feed_format: str) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from crimelink.intake.files import count_records, read_feed_file
+    from crimelink.safe_text import terminal_text
     from crimelink.streams.kafka_io import Publisher
     from crimelink.streams.topics import TopicNames
 
@@ -268,14 +275,23 @@ def ingest(path: Path, feed_format: str) -> None:
         adapter_for(feed_format)  # raises UnknownFeedFormat with the known names
     total = count_records(path, feed_format)
     sent = 0
+    unsendable: list[str] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Publisher(settings.effective_kafka_bootstrap) as publisher, Progress(*columns) as progress:
         task = progress.add_task(f"{path.name} -> {topic}", total=total)
         for record in read_feed_file(path, feed_format):
-            publisher.send(str(topic), record.payload, key=f"{path.name}:{record.line}".encode())
-            sent += 1
+            if record.problem is not None:  # the broker would refuse it, or the worker could not read it
+                unsendable.append(f"line {record.line}: {record.problem.problem}: {record.problem.message}")
+            else:
+                publisher.send(str(topic), record.payload, key=f"{path.name}:{record.line}".encode())
+                sent += 1
             progress.update(task, advance=1)
     click.echo(f"sent {sent} record(s) from {path} to {topic} at {settings.effective_kafka_bootstrap}")
+    if unsendable:
+        listed = "\n  ".join(terminal_text(line) for line in unsendable[:20])
+        more = f"\n  ... and {len(unsendable) - 20} more" if len(unsendable) > 20 else ""
+        raise click.ClickException(f"{len(unsendable)} record(s) not sent (run 'crimelink validate' on the file):\n"
+                                   f"  {listed}{more}")
 
 
 @main.command("crime-number")

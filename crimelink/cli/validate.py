@@ -36,6 +36,13 @@ def validate_file(path: Path, feed_format: str, registry: StoreRegistry,
     tally: Counter[str] = Counter()
     now = datetime.now(UTC)
     for record in read_feed_file(path, feed_format):
+        if record.problem is not None:  # unreadable as a record: what the worker's dead letter would say
+            outcome: Incident | DeadLetter = DeadLetter.from_raw(
+                record.payload, [record.problem], feed_format=feed_format, topic=str(path), partition=0,
+                offset=record.line, received_at=now)
+            tally["rejected"] += 1
+            verdicts.append(Verdict(record.line, outcome))
+            continue
         outcome = normaliser.normalise(RawRecord(feed_format, record.payload, str(path), 0, record.line, now))
         if isinstance(outcome, Incident):
             outcome = apply_gate(outcome)

@@ -15,7 +15,11 @@ from typing import Any
 from crimelink.schemas.outcomes import Reason
 from crimelink.settings import IntakeSettings
 
-__all__ = ["EventWindow", "text_reasons"]
+__all__ = ["EventWindow", "MAX_RECORD_BYTES", "size_reasons", "text_reasons"]
+
+MAX_RECORD_BYTES = 1_000_000
+"""The largest raw record accepted: the broker takes about 1 MiB per message, and the incident made from a record, with
+the record kept in a dead letter, must fit one too."""
 
 _SURROGATE_OR_NUL_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 """A JSON escape of a surrogate or of NUL."""
@@ -51,6 +55,15 @@ class EventWindow:
                                             f"record was received ({received_at.isoformat(timespec='seconds')}): "
                                             "check the date and the time zone (CRIMELINK_MAX_EVENT_AHEAD_HOURS)"))
         return found
+
+
+def size_reasons(length: int) -> list[Reason]:
+    """A record of ``length`` bytes over :data:`MAX_RECORD_BYTES`, refused before anything parses it."""
+    if length <= MAX_RECORD_BYTES:
+        return []
+    return [Reason(field="$", problem="too-large", value=f"{length:,} bytes",
+                   message=f"the record is {length:,} bytes; the limit is {MAX_RECORD_BYTES:,}: shorten its text or "
+                           "split it")]
 
 
 def text_reasons(payload: bytes) -> list[Reason]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from crimelink.errors import FeedError, RecordRejected
-from crimelink.intake.edges import EventWindow, text_reasons
+from crimelink.intake.edges import EventWindow, size_reasons, text_reasons
 from crimelink.intake.feeds import adapter_for
 from crimelink.intake.feeds.base import reasons_from_validation
 from crimelink.intake.stores import StoreRegistry
@@ -22,7 +22,11 @@ from crimelink.schemas.incident import CrimeNumberStatus, CrimeReference, Incide
 from crimelink.schemas.outcomes import DeadLetter, Reason
 from crimelink.schemas.reference import forces
 
-__all__ = ["RawRecord", "Normaliser"]
+__all__ = ["RawRecord", "Normaliser", "DEAD_LETTER_PAYLOAD_BYTES"]
+
+DEAD_LETTER_PAYLOAD_BYTES = 128 * 1024
+"""The most of a refused record a dead letter keeps: escaped as JSON (up to six bytes a byte), it still fits one Kafka
+message. Larger records were dead letters the broker refused, so they were lost."""
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,17 @@ class Normaliser:
 
     def _normalise(self, record: RawRecord) -> Incident:
         adapter = adapter_for(record.feed_format)
-        draft = adapter.parse(record.payload)  # first: bytes that are no record at all get the adapter's reason
+        too_large = size_reasons(len(record.payload))
+        if too_large:
+            raise RecordRejected(too_large)
+        try:
+            draft = adapter.parse(record.payload)  # first: bytes that are no record at all get the adapter's reason
+        except RecordRejected:
+            # unless the text is what the parser choked on (a lone surrogate escape: "not JSON")
+            unreadable_text = text_reasons(record.payload) if b"\x00" not in record.payload else []
+            if unreadable_text:
+                raise RecordRejected(unreadable_text) from None
+            raise
         unreadable_text = text_reasons(record.payload)
         if unreadable_text:
             raise RecordRejected(unreadable_text)
@@ -110,7 +124,13 @@ class Normaliser:
         retailer = incident_id = None
         with contextlib.suppress(FeedError):
             retailer, incident_id = adapter_for(record.feed_format).identify(record.payload)
+        payload = record.payload
+        if len(payload) > DEAD_LETTER_PAYLOAD_BYTES:  # the dead letter must fit one Kafka message, escaped as JSON
+            payload = payload[:DEAD_LETTER_PAYLOAD_BYTES]
+            reasons = [*reasons, Reason(field="$", problem="payload-truncated", value=f"{len(record.payload):,} bytes",
+                                        message=f"only the record's first {DEAD_LETTER_PAYLOAD_BYTES:,} bytes are kept "
+                                                "here; the whole record stays on its raw topic at this offset")]
         return DeadLetter.from_raw(
-            record.payload, reasons, feed_format=record.feed_format, topic=record.topic, partition=record.partition,
+            payload, reasons, feed_format=record.feed_format, topic=record.topic, partition=record.partition,
             offset=record.offset, received_at=record.received_at, retailer=retailer, incident_id=incident_id,
         )
