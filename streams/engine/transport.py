@@ -96,18 +96,28 @@ class _Consumer(faust_aiokafka.Consumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._seeks: dict[TP, int] = {}  # per partition, how many seeks so far: a record fetched before the latest is stale
-        self._sought: dict[TP, int | None] = {}  # the read position each partition was last sought to (Faust's meaning)
+        # Stream partitions only (those Faust acknowledges and commits; table recovery reads changelogs its own way):
+        self._seeks: dict[TP, int] = {}  # how many seeks so far: a record fetched before the latest is stale
+        self._target: dict[TP, int] = {}  # the offset each was last sought to
+        self._sought: dict[TP, int | None] = {}  # Faust's read position right after that seek
+        self._first_since_seek: set[TP] = set()  # whose first record since their seek is still to come
+        self._rewind: dict[TP, int] = {}  # records skipped before this offset: seek back to it
         self._next_commit: dict[TP, int] = {}  # the offset that must be acknowledged before the next commit
         self._held_back_since: dict[TP, float] = {}
-        self._first_since_seek: set[TP] = set()  # partitions whose first record since their seek is still to come
 
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    def _sought_again(self, tp: TP) -> None:
-        self._seeks[tp] = self._seeks.get(tp, 0) + 1
-        self._first_since_seek.add(tp)
+    def _is_stream(self, tp: TP) -> bool:
+        return bool(self.app.topics.acks_enabled_for(tp.topic))
+
+    def _sought_to(self, tp: TP, offset: int | None) -> None:
+        if self._is_stream(tp):
+            self._seeks[tp] = self._seeks.get(tp, 0) + 1
+            self._first_since_seek.add(tp)
+            self._sought[tp] = self._read_offset.get(tp)
+            if offset is not None:
+                self._target[tp] = offset
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         seeks = dict(self._seeks)  # a handful of partitions: copied once per fetch
@@ -118,14 +128,18 @@ class _Consumer(faust_aiokafka.Consumer):
                 continue
             if tp in self._first_since_seek:
                 self._first_since_seek.discard(tp)
-                expected = self._next_commit.get(tp)
-                if expected is not None and message.offset > expected:
-                    # Read from where it was sought to, the log has nothing before this record (transaction markers).
-                    self._gap[tp].addi(expected, message.offset)
+                target = self._target.get(tp)
+                if target is not None and message.offset > target:
+                    # Read from where it was sought to, the log has nothing before this record (transaction markers):
+                    # a gap of the log, not records skipped.
+                    self._gap[tp].addi(target, message.offset)
+                    self._read_offset[tp] = message.offset - 1
             yield tp, message
             if self._seeks.get(tp, 0) != seeks.get(tp, 0):
                 # Sought while Faust was delivering this record, which it then marked read after the seek.
                 self._read_offset[tp] = self._sought.get(tp)
+            elif tp in self._rewind:
+                await self.seek(tp, self._rewind.pop(tp))
         for tp in stale:
             # Whether a skipped record came before or after the seek, the consumer's position has moved past it: go
             # back to the first offset not committed, so each is read (again); what is read twice is deduplicated.
@@ -133,31 +147,42 @@ class _Consumer(faust_aiokafka.Consumer):
             if offset is not None and tp in self.assignment():
                 await self.seek(tp, offset)
 
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Faust calls this when a record comes more than one offset after the last one delivered, and takes the
+        offsets between as missing from the log. Past the first record after a seek (handled in :meth:`getmany`), on a
+        stream partition they are records Faust fetched and did not deliver (its ``getmany`` drops the rest of a batch
+        when flow stops, the generation changes or a partition is paused): they are read again, from the first."""
+        if not self._is_stream(tp):
+            await super()._add_gap(tp, offset_from, offset_to)
+            return
+        log.info("%s[%d]: offsets %d-%d were fetched but not delivered; reading them again", tp.topic, tp.partition,
+                 offset_from, offset_to - 1)
+        self._rewind[tp] = min(offset_from, self._rewind.get(tp, offset_from))
+
     async def perform_seek(self) -> None:
         """Faust's (``faust.transport.consumer.Consumer.perform_seek``), remembering where each partition starts."""
         offsets = await self.seek_to_committed()
         for tp, offset in offsets.items():
             tp = TP(tp.topic, tp.partition)
-            self._sought_again(tp)
             self._read_offset[tp] = offset if offset is not None and offset >= 0 else None
-            self._sought[tp] = self._read_offset[tp]
+            self._sought_to(tp, offset)
+            self._rewind.pop(tp, None)
             if offset is not None:
                 self._committed_offset[tp] = offset or None
                 self._next_commit[tp] = offset
 
     async def seek(self, partition: TP, offset: int) -> None:
-        self._sought_again(partition)
+        if self._is_stream(partition):  # before the seek as well: a fetch made meanwhile is stale too
+            self._seeks[partition] = self._seeks.get(partition, 0) + 1
         await super().seek(partition, offset)
-        self._sought[partition] = self._read_offset[partition]
-        self._next_commit[partition] = offset
+        self._sought_to(partition, offset)
 
     async def on_partitions_revoked(self, revoked: Iterable[TP]) -> None:
         for tp in revoked:
-            self._sought_again(tp)
+            self._sought_to(tp, None)
             self._first_since_seek.discard(tp)
-            self._sought.pop(tp, None)
-            self._next_commit.pop(tp, None)
-            self._held_back_since.pop(tp, None)
+            for mapping in (self._target, self._sought, self._rewind, self._next_commit, self._held_back_since):
+                mapping.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     def _new_offset(self, tp: TP) -> int | None:
