@@ -10,6 +10,7 @@ from typing import TypeVar
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import MemberToRemove, NewTopic
 from kafka.errors import KafkaError, NoError, TopicAlreadyExistsError, UnknownMemberIdError
+from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import OffsetAndMetadata
 
 from crimelink.errors import BrokerError, ConfigurationError
@@ -33,11 +34,13 @@ def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def _admin(bootstrap: str, doing: str) -> Iterator[KafkaAdminClient]:
-    """An admin client for one job; a Kafka error says what was being done, and where."""
+def _admin(bootstrap: str, doing: str, timeout: float = 30.0) -> Iterator[KafkaAdminClient]:
+    """An admin client for one job, giving up on an unreachable broker after ``timeout`` seconds; a Kafka error says
+    what was being done, and where."""
     admin = None
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crimelink-admin")
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crimelink-admin",
+                                 bootstrap_timeout_ms=int(timeout * 1000))
         yield admin
     except KafkaError as error:
         raise BrokerError(f"{doing} on {bootstrap} failed: {error}") from error
@@ -105,11 +108,11 @@ def remove_static_members(bootstrap: str, group: str, stale: Callable[[str], boo
     it had assigned to nobody meanwhile, and a group with members takes no carried-over offsets
     (:func:`carry_offsets`). Retriable errors are retried for up to ``timeout`` seconds, as there.
     """
-    return _retrying(lambda: _remove_static_members(bootstrap, group, stale), timeout)
+    return _retrying(lambda: _remove_static_members(bootstrap, group, stale, timeout), timeout)
 
 
-def _remove_static_members(bootstrap: str, group: str, stale: Callable[[str], bool]) -> list[str]:
-    with _admin(bootstrap, f"removing stopped static members from consumer group {group}") as admin:
+def _remove_static_members(bootstrap: str, group: str, stale: Callable[[str], bool], timeout: float) -> list[str]:
+    with _admin(bootstrap, f"removing stopped static members from consumer group {group}", timeout) as admin:
         members = admin.describe_groups([group])[group]["members"]
         leaving = sorted(instance for member in members if (instance := member.get("group_instance_id")) and stale(instance))
         if not leaving:
@@ -167,8 +170,9 @@ class Publisher:
         except KafkaError as error:
             raise BrokerError(f"no Kafka broker answers at {bootstrap}") from error
 
-    def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
-        self._producer.send(topic, value=value, key=key)
+    def send(self, topic: str, value: bytes, key: bytes | None = None) -> FutureRecordMetadata:
+        """Queue one record; the future gives its partition and offset once the broker has it."""
+        return self._producer.send(topic, value=value, key=key)
 
     def flush(self) -> None:
         self._producer.flush()

@@ -130,6 +130,29 @@ def worker(loglevel: str, exit_with: int | None) -> None:
                       on_deadline=intake.kill, loglevel=loglevel, quiet=True).execute_from_commandline()
     finally:
         intake.stop(settings.worker.shutdown_seconds)
+        _leave_groups(settings, intake)
+
+
+def _leave_groups(settings: Any, intake: Any) -> None:
+    """After a stop: take this worker's static members (its own, its sink's, its intake workers') out of their groups.
+
+    Why: a static member that stops stays in its group until its session times out (60 s), so the partitions of a
+    worker that left for good were assigned to nobody until then. One killed cannot do this; its successor takes its
+    place as it joins (``crimelink.streams.engine.membership``). Best effort, and quick: the broker may be gone."""
+    from crimelink.errors import BrokerError
+    from crimelink.streams.engine.membership import sink_group, static_member_id
+    from crimelink.streams.kafka_io import remove_static_members
+
+    app_id, home, bootstrap = settings.kafka.app_id, settings.home, settings.effective_kafka_bootstrap
+    mine = {app_id: static_member_id(app_id, "worker", home),
+            sink_group(app_id): static_member_id(app_id, "sink", home)}
+    try:
+        for group, instance in mine.items():
+            remove_static_members(bootstrap, group, lambda member, instance=instance: member == instance, timeout=5)
+        intake.retire_earlier_members(bootstrap, timeout=5)
+    except BrokerError as error:
+        click.echo(f"crimelink worker: could not leave the consumer groups ({error}); the broker drops its members "
+                   "when their sessions time out", err=True)
 
 
 def _took_over(moved: Mapping[Any, int]) -> None:

@@ -96,7 +96,7 @@ class IntakeWorkers:
             if process.poll() is None:
                 process.kill()
 
-    def retire_earlier_members(self, bootstrap: str) -> list[str]:
+    def retire_earlier_members(self, bootstrap: str, timeout: float = 60.0) -> list[str]:
         """Before they start: remove from the intake group the static members an earlier run's intake workers on this
         machine and working area left behind; returns their ids.
 
@@ -107,7 +107,8 @@ class IntakeWorkers:
         intake worker that dies while this worker runs is replaced under the same id.
         """
         prefix = self._instance_prefix()
-        return remove_static_members(bootstrap, f"{self._app_id}-intake", lambda instance: instance.startswith(prefix))
+        return remove_static_members(bootstrap, f"{self._app_id}-intake", lambda instance: instance.startswith(prefix),
+                                     timeout)
 
     def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, "CRIMELINK_WORKER_ROLE": "intake", "CRIMELINK_INTAKE_INSTANCE": self._instance(index)}

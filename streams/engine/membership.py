@@ -13,7 +13,7 @@ import hashlib
 import socket
 from pathlib import Path
 
-__all__ = ["static_member_id"]
+__all__ = ["sink_group", "static_member_id"]
 
 
 def static_member_id(app_id: str, role: str, home: Path) -> str:
@@ -21,3 +21,8 @@ def static_member_id(app_id: str, role: str, home: Path) -> str:
     ``intake-0``...)."""
     where = hashlib.sha1(f"{socket.gethostname()}:{home.resolve()}".encode()).hexdigest()[:12]
     return f"{app_id}-{role}-{where}"
+
+
+def sink_group(app_id: str) -> str:
+    """The ClickHouse sink's own consumer group (``crimelink.streams.engine.topic_sink``)."""
+    return f"{app_id}-clickhouse-sink"
