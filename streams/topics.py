@@ -9,6 +9,7 @@ can parse and serialise a whole batch at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crimelink.intake.feeds import adapters
@@ -17,7 +18,7 @@ from crimelink.settings import Settings
 if TYPE_CHECKING:
     from faust import TopicT
 
-__all__ = ["TopicNames", "FaustTopics", "faust_topics", "AUDIT_TOPIC_RETENTION_DAYS"]
+__all__ = ["TopicNames", "FaustTopics", "faust_topics", "received_at", "AUDIT_TOPIC_RETENTION_DAYS"]
 
 AUDIT_TOPIC_RETENTION_DAYS = 90
 
@@ -54,14 +55,28 @@ class TopicNames:
 
     def configs(self, name: str) -> dict[str, str]:
         """Topic configs on creation. The audit topic keeps its events 90 days (the broker's default is 7), so a sink
-        stopped for weeks still finds every access-log event to store. Raw topics carry the broker's time of append
-        (``LogAppendTime``), not the retailer's: the time crimelink received a record is then the same on every read
-        (``crimelink.streams.agents.normalise``). The rest keep the broker's defaults."""
+        stopped for weeks still finds every access-log event to store. The topics retailers write (raw records,
+        crime-number updates) carry the broker's time of append (``LogAppendTime``), not the retailer's: the time
+        crimelink received a message is then the same on every read (:func:`received_at`). The rest keep the broker's
+        defaults."""
         if name == self.audit:
             return {"retention.ms": str(AUDIT_TOPIC_RETENTION_DAYS * 86_400_000)}
-        if name in self.raw.values():
+        if name in self.raw.values() or name == self.crime_number_updates:
             return {"message.timestamp.type": "LogAppendTime"}
         return {}
+
+
+_LOG_APPEND_TIME = 1
+"""Kafka's timestamp type of a record the broker stamped as it appended it."""
+
+
+def received_at(message: Any, now: datetime) -> datetime:
+    """When crimelink received a retailer's message: the broker's time of append when its topic keeps it (as crimelink
+    creates them), the same on every read, so a message read again after a restart gives the same rows and the same
+    decisions; else ``now``. Never the producer's own timestamp, which a retailer's system sets as it likes."""
+    if getattr(message, "timestamp_type", 0) == _LOG_APPEND_TIME and message.timestamp:
+        return datetime.fromtimestamp(message.timestamp, UTC)
+    return now
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from crimelink.access.principals import Principal, Role
 from crimelink.intake.feeds.base import reasons_from_validation
 from crimelink.schemas.outcomes import CrimeNumberUpdate, DeadLetter, Reason
 from crimelink.streams.engine.checkpoint import Output
+from crimelink.streams.topics import received_at
 from crimelink.streams.wiring import Wiring
 
 __all__ = ["install"]
@@ -53,7 +54,9 @@ def install(app: Any, wiring: Wiring) -> Any:
                                              received_at=datetime.now(UTC))
                 output.add(names.dead_letters, letter.key.encode(), letter.model_dump_json().encode())
             else:
-                command = {"command": "update", "update": update.model_dump(mode="json")}
+                # When it was received travels with it: the gate decides it as of then, however often it is routed.
+                command = {"command": "update", "update": update.model_dump(mode="json"),
+                           "at": received_at(message, datetime.now(UTC)).isoformat()}
                 output.add(names.gate_commands, update.key.encode(), json.dumps(command).encode())
                 event = update_event(update, f"{message.topic}/{message.partition}/{message.offset}")
                 output.add(names.audit, event.event_id.encode(), json.dumps(event.record()).encode())

@@ -86,9 +86,7 @@ def install(app: Any, wiring: Wiring) -> CrimeNumberGate:
 
 
 def written_at(message: Any) -> datetime:
-    """When ``message`` was written (its Kafka timestamp, set by crimelink's own producer on these topics): the gate's
-    "now", so a message read again after a restart is decided at the same time as the first time, and the feedback and
-    incident rows it produces again are the same rows (they collapse in ClickHouse)."""
+    """When ``message`` was written (its Kafka timestamp, set by crimelink's own producer on these topics)."""
     timestamp = getattr(message, "timestamp", None)
     return datetime.fromtimestamp(timestamp, UTC) if timestamp else datetime.now(UTC)
 
@@ -96,12 +94,18 @@ def written_at(message: Any) -> datetime:
 def _outcomes(gate: CrimeNumberGate, names: TopicNames, sent_incidents: SentEnvelopes[Any], topic: str, value: bytes,
               now: datetime, where: str) -> Iterator[GateOutcome]:
     """The gate's decision for each incident of an envelope, or for one command. crimelink wrote these
-    messages, so what fails here is a bug: it is logged and skipped rather than stopping the gate."""
+    messages, so what fails here is a bug: it is logged and skipped rather than stopping the gate.
+
+    Each is decided as of when crimelink received what it acts on (an incident's record, an update), not when it is
+    read: a record normalised again after a restart comes in a new envelope, an update routed again in a new command,
+    and both must give the same rows, which ClickHouse then collapses. An expiry is decided as of its command, ``now``
+    (the time that command was written)."""
     try:
         if topic != names.normalised:
             command = json.loads(value)
             if command["command"] == "update":
-                yield gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), now)
+                at = datetime.fromisoformat(command["at"]) if command.get("at") else now
+                yield gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), at)
             else:
                 yield gate.on_expire(command["key"], now)
             return
@@ -113,7 +117,7 @@ def _outcomes(gate: CrimeNumberGate, names: TopicNames, sent_incidents: SentEnve
         return
     for incident in incidents:
         try:
-            yield gate.on_incident(incident, now)
+            yield gate.on_incident(incident, incident.received_at)
         except Exception:  # noqa: BLE001
             log.exception("crime-number gate skipped incident %s of %s", incident.key, where)
 

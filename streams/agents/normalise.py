@@ -17,13 +17,10 @@ from crimelink.intake.normalise import Normaliser, RawRecord
 from crimelink.intake.stores import StoreRegistry
 from crimelink.streams.engine.checkpoint import InOrderDelivery
 from crimelink.streams.normalising import normalise_batch
-from crimelink.streams.topics import TopicNames
+from crimelink.streams.topics import TopicNames, received_at
 from crimelink.streams.wiring import Wiring
 
 __all__ = ["install"]
-
-_LOG_APPEND_TIME = 1
-"""Kafka's timestamp type of a record the broker stamped as it appended it."""
 
 _IN_FLIGHT = 2
 """Batches taken but not yet acknowledged: one being normalised, one being delivered."""
@@ -54,14 +51,5 @@ def install(app: Any, wiring: Wiring) -> Any:
 def _records(events: list[Any], names: TopicNames) -> list[RawRecord]:
     now = datetime.now(UTC)
     return [RawRecord(names.feed_of(event.message.topic) or "unknown", event.value or b"", event.message.topic,
-                      event.message.partition, event.message.offset, _received_at(event.message, now))
+                      event.message.partition, event.message.offset, received_at(event.message, now))
             for event in events]
-
-
-def _received_at(message: Any, now: datetime) -> datetime:
-    """The broker's time of append when the raw topic keeps it (``message.timestamp.type=LogAppendTime``, as crimelink
-    creates raw topics): the same on every read, so a record read again after a restart gives the same rows. Never the
-    producer's own timestamp, which a retailer's system sets as it likes."""
-    if getattr(message, "timestamp_type", 0) == _LOG_APPEND_TIME and message.timestamp:
-        return datetime.fromtimestamp(message.timestamp, UTC)
-    return now
