@@ -106,7 +106,7 @@ class OffenderDescription(_Model):
     eye_colour: str | None = Field(None, description="Eye colour as observed.")
     ethnicity: str | None = Field(None, description="Observed ethnic appearance (IC code or wording).")
     distinguishing_features: list[str] = Field(
-        default_factory=list, description="Tattoos, scars, clothing logos and the like."
+        default_factory=list, max_length=20, description="Tattoos, scars, clothing logos and the like."
     )
 
     @computed_field(description="How many NPCC descriptors are filled in (at least 4 for an unknown suspect).")
@@ -117,7 +117,8 @@ class OffenderDescription(_Model):
 
 class Offenders(_Model):
     count: int = Field(0, ge=0, le=100, description="Number of offenders seen; 0 when not known.")
-    descriptions: list[OffenderDescription] = Field(default_factory=list, description="One per described offender.")
+    descriptions: list[OffenderDescription] = Field(default_factory=list, max_length=100,
+                                                    description="One per described offender.")
 
 
 class Vehicle(_Model):
@@ -155,10 +156,12 @@ class Incident(_Model):
     store: Store
     occurred: Occurrence
     offence_code: str = Field("046/00", description="Home Office offence code; 046/00 is theft from shops.")
-    goods: list[GoodsLine] = Field(default_factory=list, description="What was taken.")
-    tactics: list[Tactic] = Field(default_factory=list, description="Methods used, from the controlled taxonomy.")
+    # Bounded so every sum the store keeps fits its column (goods_quantity UInt32, total_value_pence UInt64).
+    goods: list[GoodsLine] = Field(default_factory=list, max_length=500, description="What was taken.")
+    tactics: list[Tactic] = Field(default_factory=list, max_length=50,
+                                  description="Methods used, from the controlled taxonomy.")
     offenders: Offenders = Field(default_factory=Offenders)
-    vehicles: list[Vehicle] = Field(default_factory=list)
+    vehicles: list[Vehicle] = Field(default_factory=list, max_length=20)
     violence: bool = Field(False, description="Violence was used against staff or customers.")
     threats: bool = Field(False, description="Threats or abuse were made.")
     weapon: bool = Field(False, description="A weapon was seen or implied.")

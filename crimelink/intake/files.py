@@ -60,7 +60,7 @@ def _json_records(path: Path) -> Iterator[FileRecord]:
         number = 0
         for number, line, too_long in _lines(handle):
             if too_long:
-                yield FileRecord(number, line[:_SNIPPET], _too_long(too_long))
+                yield FileRecord(number, line, _too_long(too_long))
             elif line.strip():
                 yield FileRecord(number, line, _encoding_problem(line))
 
@@ -84,7 +84,7 @@ def _json_array(path: Path, handle: BinaryIO) -> Iterator[FileRecord]:
 
 def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
     """(line number, line without its end, 0) for each line; for a line over the limit, (number, its first bytes,
-    its length), having skipped the rest of it without keeping it."""
+    its length without its end), having skipped the rest of it without keeping it."""
     number = 0
     while True:
         line = handle.readline(MAX_RECORD_BYTES + 1)
@@ -94,13 +94,13 @@ def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
         if len(line) <= MAX_RECORD_BYTES or line.endswith(b"\n"):
             yield number, line.rstrip(b"\r\n"), 0
             continue
-        length = len(line)
+        first, length = line[:_SNIPPET], len(line)
         while not line.endswith(b"\n"):
             line = handle.readline(1024 * 1024)
             if not line:
                 break
             length += len(line)
-        yield number, b"", length
+        yield number, first, length - len(line) + len(line.rstrip(b"\r\n"))
 
 
 def _too_long(length: int) -> Reason:
