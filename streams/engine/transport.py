@@ -24,8 +24,9 @@ markers), commit past them as if acknowledged, and drop them when they were read
 ``bench/chaos.py`` lost 113 of 20,581 records in one run of 20 kills that way. Now a record of a partition sought
 while its fetch was made is not delivered, and the partition is sought again to its first offset not committed (so
 it is read again, whether it came from before the seek or after); a record Faust was delivering while the seek
-happened does not move the read position past it; and the first record after a seek, if it is past the offset
-sought to, is where the log resumes (transaction markers take offsets too).
+happened does not move the read position past it; and any jump in offsets on a stream partition (Faust's own
+getmany drops the rest of a batch when flow stops, the generation changes or a partition is paused) is read again
+from its start; only when the same jump comes straight back is it a gap of the log (transaction markers).
 
 Commits never run ahead. Why: Faust commits the first run of consecutive acknowledged offsets without checking
 that it starts where the partition's committed offset is (it checks only when that offset is known and not 0,
@@ -101,7 +102,8 @@ class _Consumer(faust_aiokafka.Consumer):
         self._target: dict[TP, int] = {}  # the offset each was last sought to
         self._sought: dict[TP, int | None] = {}  # Faust's read position right after that seek
         self._first_since_seek: set[TP] = set()  # whose first record since their seek is still to come
-        self._rewind: dict[TP, int] = {}  # records skipped before this offset: seek back to it
+        self._rewind: dict[TP, int] = {}  # records skipped from this offset on: seek back to it
+        self._tried: dict[TP, tuple[int, int]] = {}  # the last jump (expected, got) read again from its start
         self._next_commit: dict[TP, int] = {}  # the offset that must be acknowledged before the next commit
         self._held_back_since: dict[TP, float] = {}
 
@@ -130,10 +132,10 @@ class _Consumer(faust_aiokafka.Consumer):
                 self._first_since_seek.discard(tp)
                 target = self._target.get(tp)
                 if target is not None and message.offset > target:
-                    # Read from where it was sought to, the log has nothing before this record (transaction markers):
-                    # a gap of the log, not records skipped.
-                    self._gap[tp].addi(target, message.offset)
-                    self._read_offset[tp] = message.offset - 1
+                    self._jumped(tp, target, message.offset)
+                    self._read_offset[tp] = message.offset - 1  # said here; Faust's own check would miss one record
+                else:
+                    self._tried.pop(tp, None)
             yield tp, message
             if self._seeks.get(tp, 0) != seeks.get(tp, 0):
                 # Sought while Faust was delivering this record, which it then marked read after the seek.
@@ -149,15 +151,26 @@ class _Consumer(faust_aiokafka.Consumer):
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust calls this when a record comes more than one offset after the last one delivered, and takes the
-        offsets between as missing from the log. Past the first record after a seek (handled in :meth:`getmany`), on a
-        stream partition they are records Faust fetched and did not deliver (its ``getmany`` drops the rest of a batch
-        when flow stops, the generation changes or a partition is paused): they are read again, from the first."""
+        offsets between as missing from the log. On a stream partition they are more likely records Faust fetched and
+        did not deliver (its ``getmany`` drops the rest of a batch when flow stops, the generation changes or a
+        partition is paused): see :meth:`_jumped`."""
         if not self._is_stream(tp):
             await super()._add_gap(tp, offset_from, offset_to)
             return
-        log.info("%s[%d]: offsets %d-%d were fetched but not delivered; reading them again", tp.topic, tp.partition,
-                 offset_from, offset_to - 1)
-        self._rewind[tp] = min(offset_from, self._rewind.get(tp, offset_from))
+        self._jumped(tp, offset_from, offset_to)
+
+    def _jumped(self, tp: TP, expected: int, offset: int) -> None:
+        """A record at ``offset`` where ``expected`` was due. Records Faust skipped are read again (from ``expected``);
+        only when the same jump comes straight after reading again from there does the log truly lack those offsets
+        (transaction markers, compaction), and they become a gap that commits do not wait for."""
+        if self._tried.get(tp) == (expected, offset):
+            del self._tried[tp]
+            self._gap[tp].addi(expected, offset)
+            return
+        log.info("%s[%d]: offsets %d-%d were not delivered; reading them again", tp.topic, tp.partition, expected,
+                 offset - 1)
+        self._tried[tp] = (expected, offset)
+        self._rewind[tp] = min(expected, self._rewind.get(tp, expected))
 
     async def perform_seek(self) -> None:
         """Faust's (``faust.transport.consumer.Consumer.perform_seek``), remembering where each partition starts."""
@@ -181,7 +194,8 @@ class _Consumer(faust_aiokafka.Consumer):
         for tp in revoked:
             self._sought_to(tp, None)
             self._first_since_seek.discard(tp)
-            for mapping in (self._target, self._sought, self._rewind, self._next_commit, self._held_back_since):
+            for mapping in (self._target, self._sought, self._rewind, self._tried, self._next_commit,
+                            self._held_back_since):
                 mapping.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 

@@ -102,3 +102,13 @@ def test_offsets_the_log_does_not_have_are_not_waited_for() -> None:
     consumer, tp = _consumer_with([101, 102], 100, 100)
     consumer._gap[tp].addi(100, 101)  # noqa: SLF001 - offset 100 is a transaction marker, say
     assert consumer._new_offset(tp) == 103  # noqa: SLF001
+
+
+def test_a_jump_in_offsets_is_read_again_and_is_a_gap_only_when_it_comes_straight_back() -> None:
+    """Faust took every jump for a gap of the log and committed past it; most were records its getmany had dropped."""
+    consumer, tp = _consumer_with([], 100, 100)
+    consumer._jumped(tp, 100, 105)  # noqa: SLF001
+    assert consumer._rewind[tp] == 100 and not consumer._gap[tp]  # noqa: SLF001 - read again, no gap yet
+    consumer._rewind.pop(tp)  # noqa: SLF001 - sought back to 100; the first record is 105 again
+    consumer._jumped(tp, 100, 105)  # noqa: SLF001
+    assert tp not in consumer._rewind and consumer._gap[tp].overlaps(100, 105)  # noqa: SLF001 - the log lacks them
