@@ -6,12 +6,16 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from crimelink.errors import CrimelinkError
 from crimelink.settings import get_settings
+
+if TYPE_CHECKING:
+    from crimelink.settings import Settings
+    from crimelink.streams.engine.intake_workers import IntakeWorkers
 
 __all__ = ["main"]
 
@@ -133,7 +137,7 @@ def worker(loglevel: str, exit_with: int | None) -> None:
         _leave_groups(settings, intake)
 
 
-def _leave_groups(settings: Any, intake: Any) -> None:
+def _leave_groups(settings: Settings, intake: IntakeWorkers) -> None:
     """After a stop: take this worker's static members (its own, its sink's, its intake workers') out of their groups.
 
     Why: a static member that stops stays in its group until its session times out (60 s), so the partitions of a
@@ -262,8 +266,8 @@ def validate(path: Path, feed_format: str, quiet: bool) -> None:
                 continue
             tactics = ",".join(t.code for t in outcome.tactics) or "-"
             say(f"line {verdict.line}: ACCEPTED {outcome.retailer}/{outcome.incident_id} rev {outcome.revision} "
-                       f"-> {outcome.store.force_id} ({outcome.store.region_id}), {outcome.eligibility.value}: "
-                       f"{outcome.eligibility_reason}; tactics {tactics}; value £{outcome.total_value_pence / 100:,.2f}")
+                f"-> {outcome.store.force_id} ({outcome.store.region_id}), {outcome.eligibility.value}: "
+                f"{outcome.eligibility_reason}; tactics {tactics}; value £{outcome.total_value_pence / 100:,.2f}")
             if outcome.unmapped_codes:
                 say(f"    unmapped codes (ask the operator to extend the rules): {', '.join(outcome.unmapped_codes)}")
         else:

@@ -9,9 +9,9 @@ comes, for ``early_update`` (a day by default); only then is it answered "no suc
 held state is any mutable mapping (a Faust table in the worker, a dict in tests); this module knows
 nothing about Kafka.
 
-``now`` is the caller's: the worker passes the time the message it acts on was written, so a message
-read again after a restart gets the same decision at the same time, and its feedback row collapses
-into the first one.
+``now`` is the caller's: the worker passes the time crimelink received what it acts on (the record,
+the update), so a message read again after a restart gets the same decision at the same time, and
+the rows it produces again collapse into the first ones.
 """
 
 from __future__ import annotations
@@ -226,9 +226,9 @@ class CrimeNumberGate:
 def _not_before(now: datetime, state: HeldState | None) -> datetime:
     """``now``, or the time of the incident's last change when that is later.
 
-    Why: ``now`` is the time a message was written, and an incident's messages come on two topics (its records, its
-    crime-number updates), written by different processes: an update can be written before the incident's record that
-    is read before it. Decided at its own, earlier time, the release lost to the pending row it came after (the stored
+    Why: ``now`` is when crimelink received a message, and an incident's messages come on two topics (its records, its
+    crime-number updates), read by different agents: an update can be received before the incident's record that is
+    read before it. Decided at its own, earlier time, the release lost to the pending row it came after (the stored
     version is the revision, then the time). A message read again later is then decided at the time of the change it
     already made, so its rows are the same rows."""
     if state is None:

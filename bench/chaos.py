@@ -1,0 +1,283 @@
+"""Kill the worker and the intake worker at random during a steady stream, and count every record.
+
+    .venv/bin/python -m bench.chaos [--runs 5] [--kills 10] [--rate 100] [--json bench/results/chaos.json]
+
+Each run starts a worker (with one intake worker) on fresh topics and streams simulated records from every retailer
+(three feed formats, 4% faulty, organised groups planted in it) at ``--rate`` per second. Half of the incidents sent
+without a crime number get one later, as a crime-number update 0.2-3 s after the incident. Meanwhile it SIGKILLs,
+at random moments, the worker ``--kills`` times (then starts it again, as a supervisor would) and the intake worker
+``--kills`` times (the worker starts another). After each kill it prints how long until storing resumed.
+
+Then it stops publishing, waits until the store is quiet, and counts against what the project's own normaliser
+predicts offline for every record sent:
+
+- lost: an incident never stored, or a refused record not in ``dead_letters``;
+- doubled: ``incidents_latest`` rows beyond one per incident (the view's job), and feedback rows stored twice;
+- repeated alerts: an (alert, level) published twice on the alerts topic;
+- late updates: a crime-number update that was sent but whose incident is not referable in the end.
+
+Exit status 1 when any run lost, doubled or repeated anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import heapq
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer
+
+from bench._local import bench_workdir, forget_topics, local_broker, start_worker
+from crimelink.cli.query_client import run_query
+from crimelink.cli.worker_process import WorkerProcess
+from crimelink.intake.edges import EventWindow
+from crimelink.intake.normalise import Normaliser, RawRecord
+from crimelink.intake.stores import StoreRegistry
+from crimelink.schemas.outcomes import DeadLetter
+from crimelink.settings import KafkaSettings, Settings
+from crimelink.simulation.feed import Simulator
+from crimelink.simulation.scenarios import OrcScenario
+from crimelink.streams.kafka_io import Publisher, declare_topics
+from crimelink.streams.topics import TopicNames
+
+
+@dataclass
+class Sent:
+    """What the stream sent, and what the normaliser says should come of it."""
+
+    incidents: set[tuple[str, str]] = field(default_factory=set)
+    dead: set[tuple[str, int, int]] = field(default_factory=set)  # (topic, partition, offset)
+    dead_pending: list[Any] = field(default_factory=list)  # (topic, future) of records predicted refused
+    updated: set[tuple[str, str]] = field(default_factory=set)
+    records: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, sent: Sent) -> None:
+    names = TopicNames(settings)
+    registry = StoreRegistry.load(settings.stores_file)
+    normaliser = Normaliser(registry, EventWindow.from_settings(settings.intake))
+    simulator = Simulator(registry, seed=seed, fault_rate=0.04, id_prefix=f"C{seed}-")
+    planted = list(OrcScenario(registry, seed=seed, days=14, background=0, travelling=2, steal_to_order=1, local=1,
+                               lookalikes=4, start=datetime.now(UTC).replace(microsecond=0) - timedelta(days=15)).records)
+    chooser = random.Random(seed)
+    updates: list[tuple[float, bytes, bytes]] = []
+    started = time.monotonic()
+    with Publisher(settings.effective_kafka_bootstrap) as publisher:
+        while not stop.is_set():
+            record = simulator.next_record()
+            batch = [(record.feed_format, record.key, record.value, record.later_crime_number)]
+            if planted and sent.records % 8 == 0:
+                extra = planted.pop(0)
+                batch.append((extra.feed_format, extra.key, extra.value, None))
+            for feed_format, key, value, later in batch:
+                topic = names.raw[feed_format]
+                future = publisher.send(topic, value, key=key)
+                outcome = normaliser.normalise(RawRecord(feed_format, value, topic, 0, 0, datetime.now(UTC)))
+                with sent.lock:
+                    if isinstance(outcome, DeadLetter):
+                        sent.dead_pending.append((topic, future))
+                    else:
+                        sent.incidents.add((outcome.retailer, outcome.incident_id))
+                    sent.records += 1
+                if later and not isinstance(outcome, DeadLetter) and chooser.random() < 0.5:
+                    retailer, _, incident_id = key.decode().partition(":")
+                    update = json.dumps({"retailer": retailer, "incident_id": incident_id,
+                                         "crime_reference": later}).encode()
+                    heapq.heappush(updates, (time.monotonic() + chooser.uniform(0.2, 3.0), key, update))
+            while updates and updates[0][0] <= time.monotonic():
+                _, key, update = heapq.heappop(updates)
+                publisher.send(names.crime_number_updates, update, key=key)
+                retailer, _, incident_id = key.decode().partition(":")
+                with sent.lock:
+                    sent.updated.add((retailer, incident_id))
+            stop.wait(max(0.0, started + sent.records / rate - time.monotonic()))
+        for _, key, update in updates:  # the stream stops; the updates it owes still go
+            publisher.send(names.crime_number_updates, update, key=key)
+            retailer, _, incident_id = key.decode().partition(":")
+            sent.updated.add((retailer, incident_id))
+        publisher.flush()
+    for topic, future in sent.dead_pending:
+        metadata = future.get(timeout=30)
+        sent.dead.add((topic, metadata.partition, metadata.offset))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for task in Path(f"/proc/{pid}/task").glob("*/children") for child in task.read_text().split()]
+    except OSError:
+        return []
+
+
+def _stored(query_settings: Settings) -> int | None:
+    try:
+        return int(run_query("SELECT (SELECT count() FROM incidents) + (SELECT count() FROM dead_letters)", {},
+                             query_settings).rows[0][0])
+    except Exception:  # noqa: BLE001 - the worker is down or starting: not stored yet
+        return None
+
+
+def _resumed_after(query_settings: Settings, killed_at: datetime, timeout: float = 180.0) -> float:
+    """Seconds from ``killed_at`` until an incident normalised after it is stored: the whole pipeline flows again."""
+    sql = ("SELECT count() FROM incidents WHERE received_at > "
+           f"toDateTime64('{killed_at:%Y-%m-%d %H:%M:%S.%f}', 6, 'UTC')")
+    while (datetime.now(UTC) - killed_at).total_seconds() < timeout:
+        try:
+            if run_query(sql, {}, query_settings).rows[0][0]:
+                return (datetime.now(UTC) - killed_at).total_seconds()
+        except Exception:  # noqa: BLE001,S110 - the worker is down or starting
+            pass
+        time.sleep(0.25)
+    return float("inf")
+
+
+def _alert_repeats(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=3000)
+    seen: Counter[tuple[str, int]] = Counter()
+    try:
+        for message in consumer:
+            alert = json.loads(message.value)
+            seen[(alert["alert_id"], alert["level"])] += 1
+    finally:
+        consumer.close()
+    return sum(count - 1 for count in seen.values() if count > 1)
+
+
+def run_once(bootstrap: str, workdir: Path, seed: int, kills: int, rate: float, settle: float) -> dict[str, Any]:
+    token = uuid.uuid4().hex[:6]
+    settings = Settings(home=workdir, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=f"k{token}."))
+    names = TopicNames(settings)
+    declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions, names.configs)
+    app_id = f"chaos-{token}"
+    keep = os.environ.get("CRIMELINK_CHAOS_KEEP_TOPICS") == "1"  # to look into a run that lost something
+    with contextlib.nullcontext() if keep else forget_topics(bootstrap, f"k{token}.", app_id):
+        worker, query_settings = start_worker(settings, workdir / "worker", app_id,
+                                              CRIMELINK_TOPIC_PARTITIONS=str(settings.kafka.topic_partitions),
+                                              CRIMELINK_SINK_FLUSH_SECONDS="0.5")
+        sent, stop = Sent(), threading.Event()
+        stream = threading.Thread(target=_stream, args=(settings, rate, seed, stop, sent), daemon=True)
+        stream.start()
+        plan = ["worker"] * kills + ["intake"] * kills
+        random.Random(seed).shuffle(plan)
+        resumed: dict[str, list[float]] = {"worker": [], "intake": []}
+        try:
+            for victim in plan:
+                time.sleep(random.uniform(2.0, 6.0))
+                killed_at = datetime.now(UTC)
+                assert worker.process is not None
+                if victim == "worker":
+                    os.kill(worker.process.pid, signal.SIGKILL)
+                    worker.process.wait()
+                    worker = _restarted(worker)
+                else:
+                    intake = _children(worker.process.pid)
+                    if not intake:
+                        continue
+                    os.kill(intake[0], signal.SIGKILL)
+                seconds = _resumed_after(query_settings, killed_at)
+                resumed[victim].append(seconds)
+                print(f"  killed the {victim:6}: storing resumed after {seconds:5.1f} s", flush=True)
+        finally:
+            stop.set()
+            stream.join(timeout=60)
+        deadline, last, quiet_since = time.monotonic() + settle, -1, time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < 15:
+            now = _stored(query_settings) or 0
+            if now != last:
+                last, quiet_since = now, time.monotonic()
+            time.sleep(1)
+        try:
+            result = _count(query_settings, sent, bootstrap, names)
+        finally:
+            worker.stop()
+        result["resumed_after_worker_kill_s"] = _summary(resumed["worker"])
+        result["resumed_after_intake_kill_s"] = _summary(resumed["intake"])
+        return result
+
+
+def _restarted(worker: WorkerProcess) -> WorkerProcess:
+    """A new worker process on the same working area, as a supervisor (systemd, Kubernetes) would start."""
+    fresh = WorkerProcess(worker.env, worker.log_file, worker.web_url)
+    fresh.start()
+    return fresh
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {"median": round(statistics.median(values), 1), "max": round(max(values), 1), "count": len(values)}
+
+
+def _count(query_settings: Settings, sent: Sent, bootstrap: str, names: TopicNames) -> dict[str, Any]:
+    def rows(sql: str) -> list[list[Any]]:
+        return run_query(sql, {}, query_settings).rows
+
+    stored = {(retailer, incident) for retailer, incident in rows("SELECT DISTINCT retailer, incident_id FROM incidents")}
+    referable = {(retailer, incident) for retailer, incident in rows(
+        "SELECT retailer, incident_id FROM incidents_latest WHERE eligibility = 'referable'")}
+    letters = {(topic, partition, offset) for topic, partition, offset in rows(
+        "SELECT DISTINCT topic, partition, offset FROM dead_letters")}
+    latest_rows, latest_keys = rows("SELECT count(), uniqExact(retailer, incident_id) FROM incidents_latest")[0]
+    feedback_rows, feedback_keys = rows("SELECT count(), uniqExact(retailer, incident_id, revision, status, reason) "
+                                        "FROM retailer_feedback FINAL")[0]
+    lost_incidents = sent.incidents - stored
+    lost_letters = sent.dead - letters
+    return {
+        "records": sent.records,
+        "incidents_expected": len(sent.incidents),
+        "dead_letters_expected": len(sent.dead),
+        "lost_incidents": len(lost_incidents),
+        "lost_dead_letters": len(lost_letters),
+        "lost_examples": sorted(f"{r}:{i}" for r, i in lost_incidents)[:5] + sorted(map(str, lost_letters))[:5],
+        "doubled_in_incidents_latest": latest_rows - latest_keys,
+        "feedback_stored_twice": feedback_rows - feedback_keys,
+        "repeated_alerts": _alert_repeats(bootstrap, names.alerts),
+        "updates_sent": len(sent.updated),
+        "updates_not_applied": len(sent.updated - referable),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--kills", type=int, default=10, help="SIGKILLs of the worker, and as many of the intake worker")
+    parser.add_argument("--rate", type=float, default=100.0, help="records per second")
+    parser.add_argument("--settle", type=float, default=180.0, help="longest wait for the store to catch up")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results = []
+    with bench_workdir("crimelink-chaos-") as workdir, local_broker(workdir) as bootstrap:
+        for number in range(args.runs):
+            print(f"run {number + 1} of {args.runs}", flush=True)
+            result = run_once(bootstrap, workdir / f"run-{number}", args.seed + number, args.kills, args.rate,
+                              args.settle)
+            results.append(result)
+            for name, value in result.items():
+                print(f"  {name:30} {value}", flush=True)
+        failed = [result for result in results if result["lost_incidents"] or result["lost_dead_letters"]
+                  or result["doubled_in_incidents_latest"] or result["feedback_stored_twice"] or result["repeated_alerts"]]
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    print(f"{len(results) - len(failed)} of {len(results)} runs lost, doubled and repeated nothing")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
