@@ -99,6 +99,7 @@ class _Consumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         # Stream partitions only (those Faust acknowledges and commits; table recovery reads changelogs its own way):
         self._seeks: dict[TP, int] = {}  # how many seeks so far: a record fetched before the latest is stale
+        self._seek_total = 0  # of every partition: unchanged during a fetch, no record of it is stale
         self._target: dict[TP, int] = {}  # the offset each was last sought to
         self._sought: dict[TP, int | None] = {}  # Faust's read position right after that seek
         self._first_since_seek: set[TP] = set()  # whose first record since their seek is still to come
@@ -116,6 +117,7 @@ class _Consumer(faust_aiokafka.Consumer):
     def _sought_to(self, tp: TP, offset: int | None) -> None:
         if self._is_stream(tp):
             self._seeks[tp] = self._seeks.get(tp, 0) + 1
+            self._seek_total += 1
             self._first_since_seek.add(tp)
             self._sought[tp] = self._read_offset.get(tp)
             if offset is not None:
@@ -123,12 +125,14 @@ class _Consumer(faust_aiokafka.Consumer):
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         seeks = dict(self._seeks)  # a handful of partitions: copied once per fetch
+        total = self._seek_total
         stale: set[TP] = set()
         async for tp, message in super().getmany(timeout):
-            if self._seeks.get(tp, 0) != seeks.get(tp, 0):
+            # The common case, no seek and nothing pending, costs an integer comparison and two truth tests.
+            if self._seek_total != total and self._seeks.get(tp, 0) != seeks.get(tp, 0):
                 stale.add(tp)  # its partition was sought while this fetch was made: not delivered, read again below
                 continue
-            if tp in self._first_since_seek:
+            if self._first_since_seek and tp in self._first_since_seek:
                 self._first_since_seek.discard(tp)
                 target = self._target.get(tp)
                 if target is not None and message.offset > target:
@@ -137,10 +141,10 @@ class _Consumer(faust_aiokafka.Consumer):
                 else:
                     self._tried.pop(tp, None)
             yield tp, message
-            if self._seeks.get(tp, 0) != seeks.get(tp, 0):
+            if self._seek_total != total and self._seeks.get(tp, 0) != seeks.get(tp, 0):
                 # Sought while Faust was delivering this record, which it then marked read after the seek.
                 self._read_offset[tp] = self._sought.get(tp)
-            elif tp in self._rewind:
+            elif self._rewind and tp in self._rewind:
                 await self.seek(tp, self._rewind.pop(tp))
         for tp in stale:
             # Whether a skipped record came before or after the seek, the consumer's position has moved past it: go
@@ -187,6 +191,7 @@ class _Consumer(faust_aiokafka.Consumer):
     async def seek(self, partition: TP, offset: int) -> None:
         if self._is_stream(partition):  # before the seek as well: a fetch made meanwhile is stale too
             self._seeks[partition] = self._seeks.get(partition, 0) + 1
+            self._seek_total += 1
         await super().seek(partition, offset)
         self._sought_to(partition, offset)
 
