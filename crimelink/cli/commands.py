@@ -151,9 +151,10 @@ def _leave_groups(settings: Settings, intake: IntakeWorkers) -> None:
     mine = {app_id: static_member_id(app_id, "worker", home),
             sink_group(app_id): static_member_id(app_id, "sink", home)}
     try:
-        for group, instance in mine.items():
-            remove_static_members(bootstrap, group, lambda member, instance=instance: member == instance, timeout=5)
-        intake.retire_earlier_members(bootstrap, timeout=5)
+        left = [member for group, instance in mine.items() for member in
+                remove_static_members(bootstrap, group, lambda member, instance=instance: member == instance, timeout=5)]
+        left += intake.retire_earlier_members(bootstrap, timeout=5)
+        click.echo(f"crimelink worker: {len(left)} static member(s) left their consumer groups")
     except BrokerError as error:
         click.echo(f"crimelink worker: could not leave the consumer groups ({error}); the broker drops its members "
                    "when their sessions time out", err=True)
