@@ -163,29 +163,37 @@ def test_the_worker_stops_within_its_deadline_whatever_it_is_doing(tmp_path: Pat
     broker = LocalBroker(libs=fetch_broker(REPO / ".crimelink" / "kafka" / "dist"), data_dir=tmp_path / "kafka",
                          partitions=2)
     broker.start()
+    worker = RunningWorker(broker.bootstrap, tmp_path / "worker", CRIMELINK_SHUTDOWN_SECONDS="5")
     try:
-        worker = RunningWorker(broker.bootstrap, tmp_path / "worker", CRIMELINK_SHUTDOWN_SECONDS="5").start()
-        with Publisher(worker.bootstrap) as publisher:
-            publisher.send(worker.topics.raw["national_grocer"], json.dumps(grocer_record()).encode())
-        wait_until(lambda: worker.scalar("SELECT count() FROM incidents") == 1, message="the worker at work")
-    finally:
-        assert broker.process is not None
-        os.killpg(broker.process.pid, signal.SIGKILL)  # the broker is gone, as when its machine dies
-        broker.process.wait(10)
-    process = worker.process.process
-    assert process is not None
-    intake = _children(process.pid)
-    time.sleep(3)
-    started = time.monotonic()
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(5 + 15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        pytest.fail("the worker was still running 20 s after SIGTERM, with CRIMELINK_SHUTDOWN_SECONDS=5")
-    print(f"\nthe worker stopped {time.monotonic() - started:.1f} s after SIGTERM, its broker gone")
-    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in intake), timeout=20,
-               message="its intake workers gone too")
+        try:
+            worker.start()
+            with Publisher(worker.bootstrap) as publisher:
+                publisher.send(worker.topics.raw["national_grocer"], json.dumps(grocer_record()).encode())
+            wait_until(lambda: worker.scalar("SELECT count() FROM incidents") == 1, message="the worker at work")
+        finally:
+            assert broker.process is not None
+            os.killpg(broker.process.pid, signal.SIGKILL)  # the broker is gone, as when its machine dies
+            broker.process.wait(10)
+        process = worker.process.process
+        assert process is not None
+        intake = _children(process.pid)
+        time.sleep(3)
+        started = time.monotonic()
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(5 + 15)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the worker was still running 20 s after SIGTERM, with CRIMELINK_SHUTDOWN_SECONDS=5")
+        print(f"\nthe worker stopped {time.monotonic() - started:.1f} s after SIGTERM, its broker gone")
+        wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in intake), timeout=20,
+                   message="its intake workers gone too")
+    finally:  # whatever failed, nothing of it outlives the test
+        running = worker.process.process
+        if running is not None and running.poll() is None:
+            for pid in _children(running.pid):
+                os.kill(pid, signal.SIGKILL)
+            os.killpg(running.pid, signal.SIGKILL)
+            running.wait(10)
 
 
 def _children(pid: int) -> list[int]:
