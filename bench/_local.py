@@ -20,9 +20,18 @@ from crimelink.errors import BrokerError
 from crimelink.settings import Settings
 from crimelink.streams.kafka_io import delete_topics
 
-__all__ = ["REPO", "bench_workdir", "forget_topics", "local_broker", "start_worker"]
+__all__ = ["REPO", "bench_workdir", "children_of", "forget_topics", "local_broker", "start_worker"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def children_of(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (a worker's intake workers); none once it is gone."""
+    try:
+        return sorted(int(child) for task in Path(f"/proc/{pid}/task").glob("*/children")
+                      for child in task.read_text().split())
+    except OSError:
+        return []
 
 
 @contextmanager

@@ -41,7 +41,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
-from bench._local import bench_workdir, forget_topics, local_broker, start_worker
+from bench._local import bench_workdir, children_of, forget_topics, local_broker, start_worker
 from crimelink.cli.query_client import run_query
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.intake.edges import EventWindow
@@ -116,13 +116,6 @@ def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, s
         sent.dead.add((topic, metadata.partition, metadata.offset))
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(child) for task in Path(f"/proc/{pid}/task").glob("*/children") for child in task.read_text().split()]
-    except OSError:
-        return []
-
-
 def _stored(query_settings: Settings) -> int | None:
     try:
         return int(run_query("SELECT (SELECT count() FROM incidents) + (SELECT count() FROM dead_letters)", {},
@@ -185,7 +178,7 @@ def run_once(bootstrap: str, workdir: Path, seed: int, kills: int, rate: float, 
                     worker.process.wait()
                     worker = _restarted(worker)
                 else:
-                    intake = _children(worker.process.pid)
+                    intake = children_of(worker.process.pid)
                     if not intake:
                         continue
                     os.kill(intake[0], signal.SIGKILL)

@@ -3,9 +3,9 @@ from, so one bad row never stops a table's sink (``crimelink.streams.engine.topi
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
+from crimelink.schemas.outcomes import DeadLetter
 from crimelink.sinks.tables.base import INGESTED_AT, Column, Row, Table, as_time
 
 __all__ = ["TABLE", "row", "reject"]
@@ -13,10 +13,7 @@ __all__ = ["TABLE", "row", "reject"]
 
 def reject(table: str, topic: str, partition: int, offset: int, value: bytes, error: str, at: str) -> Row:
     """The record of one refused message (``at``: ISO time), as :func:`row` takes it."""
-    try:
-        payload, encoding = value.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        payload, encoding = base64.b64encode(value).decode(), "base64"
+    payload, encoding = DeadLetter.encode_payload(value)  # kept as dead letters keep theirs
     return {"table": table, "topic": topic, "partition": partition, "offset": offset, "error": error[:2000],
             "payload": payload, "payload_encoding": encoding, "at": at}
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from bench._local import children_of
 from crimelink.cli.broker import LocalBroker, fetch_broker
 from crimelink.intake.edges import EventWindow
 from crimelink.intake.feeds.bcp_csv import to_message
@@ -94,7 +95,7 @@ def _poison_batch(seed: int) -> list[tuple[str, bytes]]:
 def test_no_record_stops_the_pipeline_and_every_one_is_accounted_for(start_worker) -> None:  # type: ignore[no-untyped-def]
     worker = start_worker()
     assert worker.process.process is not None
-    intake_before = _children(worker.process.process.pid)
+    intake_before = children_of(worker.process.process.pid)
     batch = _poison_batch(seed=26)
     normaliser = Normaliser(StoreRegistry.load(), EventWindow())
     expected_incidents, expected_dead = set(), 0
@@ -127,7 +128,7 @@ def test_no_record_stops_the_pipeline_and_every_one_is_accounted_for(start_worke
     wait_until(lambda: worker.scalar("SELECT count() FROM alerts FINAL") >= 1, timeout=60, message="the team's alert")
 
     log = worker.log()
-    assert _children(worker.process.process.pid) == intake_before, "an intake worker restarted"
+    assert children_of(worker.process.process.pid) == intake_before, "an intake worker restarted"
     assert "exited with" not in log and "Traceback" not in log, log[-3000:]
 
 
@@ -176,7 +177,7 @@ def test_the_worker_stops_within_its_deadline_whatever_it_is_doing(tmp_path: Pat
             broker.process.wait(10)
         process = worker.process.process
         assert process is not None
-        intake = _children(process.pid)
+        intake = children_of(process.pid)
         time.sleep(3)
         started = time.monotonic()
         os.killpg(process.pid, signal.SIGTERM)
@@ -190,18 +191,12 @@ def test_the_worker_stops_within_its_deadline_whatever_it_is_doing(tmp_path: Pat
     finally:  # whatever failed, nothing of it outlives the test
         running = worker.process.process
         if running is not None and running.poll() is None:
-            for pid in _children(running.pid):
+            for pid in children_of(running.pid):
                 os.kill(pid, signal.SIGKILL)
             os.killpg(running.pid, signal.SIGKILL)
             running.wait(10)
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return sorted(int(child) for task in Path(f"/proc/{pid}/task").glob("*/children")
-                      for child in task.read_text().split())
-    except OSError:
-        return []
 
 
 
