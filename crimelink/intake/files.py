@@ -10,7 +10,6 @@ line costs 1 MB of memory, not gigabytes.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +56,6 @@ def _json_records(path: Path) -> Iterator[FileRecord]:
         if start.startswith(b"["):
             yield from _json_array(path, handle)
             return
-        number = 0
         for number, line, too_long in _lines(handle):
             if too_long:
                 yield FileRecord(number, line, _too_long(too_long))
@@ -137,23 +135,17 @@ def _csv_records(path: Path) -> Iterator[FileRecord]:
             except StopIteration:
                 return
             except csv.Error as error:
-                buffer = io.StringIO()
-                buffer.write(f"unreadable CSV row: {error}")
-                yield FileRecord(line, buffer.getvalue().encode(), Reason(
+                yield FileRecord(line, f"unreadable CSV row: {error}".encode(), Reason(
                     field="$", problem="unreadable-row", message=f"the row cannot be read as CSV: {error}"))
                 continue
             if not any(cell.strip() for cell in row):
                 continue
-            payload = to_message(header, row) if _decodable(row) else ",".join(row).encode("utf-8", "surrogateescape")
+            try:
+                payload, problem = to_message(header, row), None
+            except UnicodeEncodeError:  # a byte that was not UTF-8, kept as a lone surrogate: show the row's bytes
+                payload = ",".join(row).encode("utf-8", "surrogateescape")
+                problem = _encoding_problem(payload)
             if len(payload) > MAX_RECORD_BYTES:
                 yield FileRecord(line, payload[:_SNIPPET], _too_long(len(payload)))
             else:
-                yield FileRecord(line, payload, _encoding_problem(payload))
-
-
-def _decodable(row: list[str]) -> bool:
-    try:
-        "".join(row).encode("utf-8")
-    except UnicodeEncodeError:  # a byte that was not UTF-8, kept as a lone surrogate
-        return False
-    return True
+                yield FileRecord(line, payload, problem)
