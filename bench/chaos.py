@@ -63,8 +63,7 @@ class Sent:
     dead: set[tuple[str, int, int]] = field(default_factory=set)  # (topic, partition, offset)
     dead_pending: list[Any] = field(default_factory=list)  # (topic, future) of records predicted refused
     updated: set[tuple[str, str]] = field(default_factory=set)
-    records: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    records: int = 0  # written by the stream's thread only, read once it has ended
 
 
 def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, sent: Sent) -> None:
@@ -78,6 +77,12 @@ def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, s
     updates: list[tuple[float, bytes, bytes]] = []
     started = time.monotonic()
     with Publisher(settings.effective_kafka_bootstrap) as publisher:
+
+        def send_update(key: bytes, update: bytes) -> None:
+            publisher.send(names.crime_number_updates, update, key=key)
+            retailer, _, incident_id = key.decode().partition(":")
+            sent.updated.add((retailer, incident_id))
+
         while not stop.is_set():
             record = simulator.next_record()
             batch = [(record.feed_format, record.key, record.value, record.later_crime_number)]
@@ -88,12 +93,11 @@ def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, s
                 topic = names.raw[feed_format]
                 future = publisher.send(topic, value, key=key)
                 outcome = normaliser.normalise(RawRecord(feed_format, value, topic, 0, 0, datetime.now(UTC)))
-                with sent.lock:
-                    if isinstance(outcome, DeadLetter):
-                        sent.dead_pending.append((topic, future))
-                    else:
-                        sent.incidents.add((outcome.retailer, outcome.incident_id))
-                    sent.records += 1
+                if isinstance(outcome, DeadLetter):
+                    sent.dead_pending.append((topic, future))
+                else:
+                    sent.incidents.add((outcome.retailer, outcome.incident_id))
+                sent.records += 1
                 if later and not isinstance(outcome, DeadLetter) and chooser.random() < 0.5:
                     retailer, _, incident_id = key.decode().partition(":")
                     update = json.dumps({"retailer": retailer, "incident_id": incident_id,
@@ -101,15 +105,10 @@ def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, s
                     heapq.heappush(updates, (time.monotonic() + chooser.uniform(0.2, 3.0), key, update))
             while updates and updates[0][0] <= time.monotonic():
                 _, key, update = heapq.heappop(updates)
-                publisher.send(names.crime_number_updates, update, key=key)
-                retailer, _, incident_id = key.decode().partition(":")
-                with sent.lock:
-                    sent.updated.add((retailer, incident_id))
+                send_update(key, update)
             stop.wait(max(0.0, started + sent.records / rate - time.monotonic()))
         for _, key, update in updates:  # the stream stops; the updates it owes still go
-            publisher.send(names.crime_number_updates, update, key=key)
-            retailer, _, incident_id = key.decode().partition(":")
-            sent.updated.add((retailer, incident_id))
+            send_update(key, update)
         publisher.flush()
     for topic, future in sent.dead_pending:
         metadata = future.get(timeout=30)
