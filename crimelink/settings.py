@@ -13,13 +13,16 @@ import json
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from crimelink.errors import ConfigurationError
+
 __all__ = ["Settings", "KafkaSettings", "IntakeSettings", "ClickHouseSettings", "GateSettings", "LinkageSettings", "SinkSettings",
-           "WebSettings", "QuerySettings", "AccessSettings", "ClientSettings", "WorkerSettings", "get_settings"]
+           "WebSettings", "QuerySettings", "AccessSettings", "ClientSettings", "WorkerSettings", "GatewaySettings",
+           "get_settings"]
 
 
 def _var(name: str, default: Any = ..., description: str = "", **constraints: Any) -> Any:
@@ -146,10 +149,51 @@ class SinkSettings(_Group):
         return value
 
 
-class WebSettings(_Group):
+class _Listening:
+    """What a server's settings share (the worker's web server, the gateway): ``host``, ``port``, ``tls_cert``,
+    ``tls_key`` and ``allow_insecure``, its variables named ``CRIMELINK_<variables>_...``."""
+
+    variables: ClassVar[str]
+    server: ClassVar[str]
+    serving: ClassVar[str]
+    """What would cross the network in clear without TLS."""
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None and self.tls_key is not None  # type: ignore[attr-defined]
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # type: ignore[attr-defined]
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"  # type: ignore[attr-defined]
+
+    def check_listen_address(self) -> None:
+        """Refuse to serve tokens and personal data in clear text to the network."""
+        import ipaddress
+
+        host: str = self.host  # type: ignore[attr-defined]
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        prefix = f"CRIMELINK_{self.variables}"
+        if (self.tls_cert is None) != (self.tls_key is None):  # type: ignore[attr-defined]
+            raise ConfigurationError(f"set both {prefix}_TLS_CERT and {prefix}_TLS_KEY, or neither")
+        if not loopback and not self.tls and not self.allow_insecure:  # type: ignore[attr-defined]
+            raise ConfigurationError(
+                f"the {self.server} would listen on {host}, which is not a loopback address, without TLS: "
+                f"{self.serving} would cross the network in clear. Set {prefix}_TLS_CERT and {prefix}_TLS_KEY, or "
+                f"{prefix}_ALLOW_INSECURE=true if something else terminates TLS")
+
+
+class WebSettings(_Listening, _Group):
     """The worker's web server (query API, dashboard): where it listens, TLS, and whom the browser may reach it as."""
 
     model_config = _group("CRIMELINK_WEB_")
+    variables: ClassVar[str] = "WEB"
+    server: ClassVar[str] = "web server"
+    serving: ClassVar[str] = "tokens, session cookies and personal data"
 
     host: str = _var("WEB_HOST", "127.0.0.1", "Interface the worker's web server binds to. Anything but a loopback "
                                               "address needs TLS (or CRIMELINK_WEB_ALLOW_INSECURE).")
@@ -170,16 +214,6 @@ class WebSettings(_Group):
     @classmethod
     def _hosts(cls, value: object) -> object:
         return [host.strip() for host in value.split(",") if host.strip()] if isinstance(value, str) else value
-
-    @property
-    def tls(self) -> bool:
-        return self.tls_cert is not None and self.tls_key is not None
-
-    @property
-    def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
-        host = f"[{host}]" if ":" in host else host
-        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
 
 class QuerySettings(_Group):
@@ -217,6 +251,47 @@ class ClientSettings(_Group):
                                                   "prints one).")
     justification: str = _var("JUSTIFICATION", "", "Why you consult personal data (sent as X-Justification when "
                                                    "--why is not given).")
+
+
+class GatewaySettings(_Listening, _Group):
+    """The retailer gateway (``crimelink gateway``): where it listens, how much each retailer may send, and how long
+    a resend is recognised."""
+
+    model_config = _group("CRIMELINK_GATEWAY_")
+    variables: ClassVar[str] = "GATEWAY"
+    server: ClassVar[str] = "gateway"
+    serving: ClassVar[str] = "retailers' tokens and their records"
+
+    host: str = _var("GATEWAY_HOST", "127.0.0.1", "Interface the gateway binds to. Anything but a loopback address "
+                                                  "needs TLS (or CRIMELINK_GATEWAY_ALLOW_INSECURE).")
+    port: int = _var("GATEWAY_PORT", 6070, "Port of the gateway.", ge=0, le=65535)
+    tls_cert: Path | None = _var("GATEWAY_TLS_CERT", None, "PEM certificate (chain) of the gateway; with "
+                                                           "CRIMELINK_GATEWAY_TLS_KEY it serves HTTPS only.")
+    tls_key: Path | None = _var("GATEWAY_TLS_KEY", None, "PEM private key of CRIMELINK_GATEWAY_TLS_CERT.")
+    allow_insecure: bool = _var("GATEWAY_ALLOW_INSECURE", False, "Listen on a non-loopback address without TLS "
+                                                                "(retailers' tokens then cross the network in clear).")
+    worker_url: str = _var("GATEWAY_WORKER_URL", "", "The worker's web address, where the gateway reads incident "
+                                                     "status and backlogs as the calling retailer; default the "
+                                                     "worker's own (CRIMELINK_WEB_HOST and _PORT).")
+    max_batch_records: int = _var("GATEWAY_MAX_BATCH_RECORDS", 500, "Most records in one request.", ge=1, le=10_000)
+    max_body_mib: float = _var("GATEWAY_MAX_BODY_MIB", 8.0, "Largest request body, in MiB (each record is also held "
+                                                            "to the 1,000,000-byte record limit).", gt=0, le=256)
+    rate_per_second: float = _var("GATEWAY_RATE_PER_SECOND", 200.0, "Records per second each retailer may send, on "
+                                                                    "average, to one gateway process.", gt=0)
+    rate_burst: int = _var("GATEWAY_RATE_BURST", 2000, "Records a retailer may send at once above its rate (at least "
+                                                       "one full batch).", ge=1)
+    resend_days: float = _var("GATEWAY_RESEND_DAYS", 2.0, "How long the gateway recognises a resent record or "
+                                                          "idempotency key and gives the first answer again.", gt=0)
+    reply_seconds: float = _var("GATEWAY_REPLY_SECONDS", 15.0, "Longest the gateway waits for the broker before it "
+                                                               "answers 503 (nothing is then reported accepted).", gt=0)
+
+    @model_validator(mode="after")
+    def _burst_holds_a_batch(self) -> GatewaySettings:
+        if self.rate_burst < self.max_batch_records:
+            raise ValueError(f"CRIMELINK_GATEWAY_RATE_BURST ({self.rate_burst}) must be at least "
+                             f"CRIMELINK_GATEWAY_MAX_BATCH_RECORDS ({self.max_batch_records}), or a full batch could "
+                             "never be sent")
+        return self
 
 
 class WorkerSettings(_Group):
@@ -280,6 +355,7 @@ class Settings(_Group):
     access: AccessSettings = Field(default_factory=AccessSettings)
     client: ClientSettings = Field(default_factory=ClientSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @property
     def broker_state_file(self) -> Path:

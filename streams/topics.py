@@ -40,6 +40,8 @@ class TopicNames:
         self.series = f"{prefix}series"
         self.alerts = f"{prefix}alerts"
         self.audit = f"{prefix}audit"  # the access log (crimelink.streams.audit), on its way to ClickHouse
+        self.gateway_answers = f"{prefix}gateway.answers"  # the retailer gateway's answers (crimelink.gateway.answers)
+        self._answers_ms = int(settings.gateway.resend_days * 86_400_000)
 
     def feed_of(self, topic: str) -> str | None:
         """The feed format a raw topic carries."""
@@ -47,7 +49,8 @@ class TopicNames:
 
     def all(self) -> list[str]:
         return [*self.raw.values(), self.normalised, self.checked, self.dead_letters, self.crime_number_updates,
-                self.gate_commands, self.feedback, self.correlation_in, self.links, self.series, self.alerts, self.audit]
+                self.gate_commands, self.feedback, self.correlation_in, self.links, self.series, self.alerts, self.audit,
+                self.gateway_answers]
 
     def partitions(self, name: str, default: int) -> int:
         """Correlation state is global, so its input topic has one partition; the rest use the default."""
@@ -58,7 +61,10 @@ class TopicNames:
         stopped for weeks still finds every access-log event to store. The topics retailers write (raw records,
         crime-number updates) carry the broker's time of append (``LogAppendTime``), not the retailer's: the time
         crimelink received a message is then the same on every read (:func:`received_at`). The rest keep the broker's
-        defaults."""
+        defaults, but for the gateway's answers: compacted (the last answer per key) and kept as long as a resend is
+        recognised."""
+        if name == self.gateway_answers:
+            return {"cleanup.policy": "compact,delete", "retention.ms": str(self._answers_ms)}
         if name == self.audit:
             return {"retention.ms": str(AUDIT_TOPIC_RETENTION_DAYS * 86_400_000)}
         if name in self.raw.values() or name == self.crime_number_updates:

@@ -129,6 +129,53 @@ def _add_test_users(home: Path) -> dict[str, str]:
     return {name: registry.add(name, role, replace=True, **scope) for name, (role, scope) in TEST_USERS.items()}
 
 
+class RunningGateway:
+    """A real ``crimelink gateway`` process beside a running worker: its broker, topics, users file and web API."""
+
+    def __init__(self, worker: RunningWorker, **overrides: str) -> None:
+        self.worker = worker
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**worker.env, "CRIMELINK_GATEWAY_PORT": str(self.port),
+                    "CRIMELINK_GATEWAY_WORKER_URL": f"http://127.0.0.1:{worker.web_port}", **overrides}
+        self.process = WorkerProcess(self.env, worker.home / f"gateway-{self.port}.log", self.url,
+                                     command=("gateway", "--loglevel", "info"))
+        registry = UserRegistry(worker.home / "users.json")
+        for retailer in ("northway", "tillco"):  # once per worker: a second gateway shares the users
+            if f"{retailer}-dev" not in worker.tokens:
+                worker.tokens[f"{retailer}-dev"] = registry.add(f"{retailer}-dev", Role.RETAILER, retailers=[retailer],
+                                                                replace=True)
+        self.tokens = {"quikmart": worker.tokens["quikmart-dev"], "northway": worker.tokens["northway-dev"],
+                       "tillco": worker.tokens["tillco-dev"], "analyst": worker.tokens["analyst"]}
+
+    def headers(self, retailer: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[retailer]}", **extra}
+
+    def start(self) -> RunningGateway:
+        self.process.start()
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def log(self) -> str:
+        return self.process.log_file.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_gateway() -> Iterator[Callable[..., RunningGateway]]:
+    gateways: list[RunningGateway] = []
+
+    def start(worker: RunningWorker, **overrides: str) -> RunningGateway:
+        gateway = RunningGateway(worker, **overrides)
+        gateways.append(gateway)
+        return gateway.start()
+
+    yield start
+    for gateway in gateways:
+        gateway.stop()
+
+
 @pytest.fixture(scope="session")
 def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # chDB allows one data directory per process: every in-process test shares this one.

@@ -167,6 +167,16 @@ def _took_over(moved: Mapping[Any, int]) -> None:
 
 
 @main.command()
+@click.option("--loglevel", default="warning", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def gateway(loglevel: str) -> None:
+    """The retailer gateway: retailers submit records and crime numbers over HTTP with their token, and get an answer
+    per record at once (docs/retailer-api.md). Several can run behind a load balancer."""
+    from crimelink.cli.gateway_server import serve
+
+    serve(get_settings(), loglevel)
+
+
+@main.command()
 def topics() -> None:
     """Declare every crimelink topic on the broker and list them."""
     from crimelink.streams.kafka_io import declare_topics
@@ -472,19 +482,27 @@ def show_settings() -> None:
 
 
 @main.command()
-@click.option("--check", is_flag=True, help="Fail if the committed schema file is out of date.")
+@click.option("--check", is_flag=True, help="Fail if a committed schema file is out of date.")
 def schema(check: bool) -> None:
-    """Write the canonical incident's JSON Schema to schemas/incident.schema.json."""
+    """Write the JSON Schemas: the canonical incident (schemas/incident.schema.json), each raw feed format
+    (schemas/feeds/), and the gateway's OpenAPI document (deploy/openapi/gateway-v1.json)."""
+    from crimelink.gateway.published import render_openapi
+    from crimelink.intake.feed_schemas import render_feed_schemas
     from crimelink.schemas.export import SCHEMA_FILE, render_schema
 
-    text = render_schema()
+    files = {SCHEMA_FILE: render_schema(), **render_feed_schemas(), **render_openapi()}
+    stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
     if check:
-        if not SCHEMA_FILE.exists() or SCHEMA_FILE.read_text() != text:
-            raise click.ClickException(f"{SCHEMA_FILE} is out of date; run 'crimelink schema'")
-        click.echo(f"{SCHEMA_FILE} is up to date")
+        if stale:
+            raise click.ClickException(f"out of date: {', '.join(map(str, stale))}; run 'crimelink schema'")
+        click.echo(f"{len(files)} schema files are up to date")
         return
-    SCHEMA_FILE.write_text(text)
-    click.echo(f"wrote {SCHEMA_FILE}")
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files[path])
+        click.echo(f"wrote {path}")
+    if not stale:
+        click.echo(f"{len(files)} schema files were already up to date")
 
 
 @main.command()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,7 +26,7 @@ from crimelink.access.audit import AuditEvent, Category, Outcome
 from crimelink.access.principals import ANONYMOUS, Principal, Role
 from crimelink.access.sessions import COOKIE, LoginThrottle, Session, SessionStore
 from crimelink.access.users import UserRegistry
-from crimelink.errors import AccessError, AuditUnavailable, ConfigurationError
+from crimelink.errors import AccessError, AuditUnavailable
 from crimelink.settings import WebSettings
 from crimelink.streams.audit import AuditTrail
 from crimelink.streams.web.pages import justification_page, signed_in_bar
@@ -52,17 +51,7 @@ MIN_JUSTIFICATION = 4
 
 def check_listen_address(web: WebSettings) -> None:
     """Refuse to serve tokens, cookies and personal data in clear text to the network."""
-    try:
-        loopback = web.host == "localhost" or ipaddress.ip_address(web.host).is_loopback
-    except ValueError:
-        loopback = False
-    if (web.tls_cert is None) != (web.tls_key is None):
-        raise ConfigurationError("set both CRIMELINK_WEB_TLS_CERT and CRIMELINK_WEB_TLS_KEY, or neither")
-    if not loopback and not web.tls and not web.allow_insecure:
-        raise ConfigurationError(
-            f"the web server would listen on {web.host}, which is not a loopback address, without TLS: tokens, session "
-            "cookies and personal data would cross the network in clear. Set CRIMELINK_WEB_TLS_CERT and "
-            "CRIMELINK_WEB_TLS_KEY, or CRIMELINK_WEB_ALLOW_INSECURE=true if something else terminates TLS")
+    web.check_listen_address()
 
 
 @dataclass(frozen=True)

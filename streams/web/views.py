@@ -356,28 +356,59 @@ def install_views(app: Any, door: Door, store: StoreThread) -> None:
     @app.page("/api/backlog")
     class Backlog(SecureView):
         """A retailer's backlog: its own for a retailer user (?retailer= must be one of its own), any for an
-        analyst (?retailer= required)."""
+        analyst (?retailer= required). Filters: ?status=pending,invalid (rejected, pending, invalid, expired),
+        ?since= (an ISO time, or 30m, 12h, 7d), ?limit= and ?offset= (pages, in deadline order)."""
 
         roles = frozenset({Role.RETAILER, Role.ANALYST})
         action = "backlog"
 
         async def get(self, request: Request) -> Response:
             caller = self.caller(request)
-            principal = caller.principal
             asked = request.query.get("retailer", "")
-            if principal.role is Role.RETAILER:
-                if asked and asked not in principal.retailers:
-                    door.trail.later(caller.event(Category.CONSULTATION, "backlog", object=asked,
-                                                  outcome=Outcome.REFUSED, detail="another retailer's backlog"))
-                    return self.problem(403, f"{principal.name} may see the backlog of "
-                                             f"{', '.join(principal.retailers)} only")
-                retailers = [asked] if asked else list(principal.retailers)
-            elif not asked:
-                return self.problem(400, "say which retailer: ?retailer=ID")
-            else:
-                retailers = [asked]
+            retailers = _own_retailers(self, caller, asked, "backlog")
+            if isinstance(retailers, Response):
+                return retailers
+            query = request.query
+            statuses = [part.strip() for part in query.get("status", "").split(",") if part.strip()]
+            try:
+                unknown = sorted(set(statuses) - set(_BACKLOG_STATUSES))
+                if unknown:
+                    raise ValueError(f"status must be among {', '.join(_BACKLOG_STATUSES)}; not {', '.join(unknown)}")
+                since = _parse_since(query.get("since", ""))
+                limit = int(query["limit"]) if query.get("limit") else None
+                offset = int(query.get("offset") or 0)
+                if (limit is not None and not 1 <= limit <= 100_000) or not 0 <= offset <= 10_000_000:
+                    raise ValueError("limit must be 1-100000 and offset 0-10000000")
+            except ValueError as error:
+                return self.problem(400, str(error)[:300])
             event = caller.event(Category.CONSULTATION, "backlog", object=",".join(retailers))
-            return await rows(self, request, event, lambda reader: _backlog(reader, retailers))
+            return await rows(self, request, event, lambda reader: _backlog(reader, retailers, statuses=statuses,
+                                                                           since=since, limit=limit, offset=offset))
+
+    @app.page("/api/feedback/{retailer}/{incident_id}")
+    class IncidentFeedback(SecureView):
+        """One incident's status history as its retailer sees it (the retailer gateway's GET /v1/incidents/{id}):
+        every status change, and the force whose crime number it needs. A retailer user sees its own only."""
+
+        roles = frozenset({Role.RETAILER, Role.ANALYST})
+        action = "incident-status"
+
+        async def get(self, request: Request, retailer: str, incident_id: str) -> Response:
+            caller = self.caller(request)
+            owned = _own_retailers(self, caller, retailer, "incident-status")
+            if isinstance(owned, Response):
+                return owned
+            event = caller.event(Category.CONSULTATION, "incident-status", object=f"{retailer}/{incident_id}")
+
+            async def run() -> tuple[Response, int]:
+                history, force = await read(lambda r: _feedback(r, retailer, incident_id))
+                if not history.rows and not force.rows:
+                    return self.problem(404, f"no incident {retailer}/{incident_id}"), 0
+                return _json(self, {"retailer": retailer, "incident_id": incident_id,
+                                    "force_id": force.rows[0][0] if force.rows else None,
+                                    "history": history.as_dicts()}), len(history.rows)
+
+            return await self.audited(request, event, run)
 
     @app.page("/api/audit")
     class Audit(SecureView):
@@ -427,11 +458,50 @@ def _force_alerts(reader: AnalystReader, principal: Principal) -> QueryResult:
                                 parameters)
 
 
-def _backlog(reader: AnalystReader, retailers: list[str]) -> QueryResult:
+_BACKLOG_STATUSES = ("rejected", "pending", "invalid", "expired")
+
+
+def _own_retailers(view: SecureView, caller: Any, asked: str, action: str) -> list[str] | Response:
+    """The retailers a request may read: a retailer user its own only (another's is refused, and logged), an analyst
+    the one it names."""
+    principal = caller.principal
+    if principal.role is Role.RETAILER:
+        if asked and asked not in principal.retailers:
+            view.door.trail.later(caller.event(Category.CONSULTATION, action, object=asked[:200],
+                                               outcome=Outcome.REFUSED, detail="another retailer's data"))
+            return view.problem(403, f"{principal.name} may see {', '.join(principal.retailers)} only")
+        return [asked] if asked else list(principal.retailers)
+    if not asked:
+        return view.problem(400, "say which retailer: ?retailer=ID")
+    return [asked]
+
+
+def _backlog(reader: AnalystReader, retailers: list[str], *, statuses: list[str] | None = None,
+             since: datetime | None = None, limit: int | None = None, offset: int = 0) -> QueryResult:
+    conditions = ["retailer IN {retailers:Array(String)}"]
+    parameters: dict[str, Any] = {"retailers": retailers}
+    if statuses:
+        conditions.append("current_status IN {statuses:Array(String)}")
+        parameters["statuses"] = statuses
+    if since is not None:
+        conditions.append("updated_at >= {since:DateTime64(3)}")
+        parameters["since"] = since
+    page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
     return reader.trusted_query(
         "SELECT retailer, incident_id, revision, current_status AS status, reason, action, deadline, updated_at "
-        "FROM retailer_backlog WHERE retailer IN {retailers:Array(String)} "
-        "ORDER BY deadline IS NULL, deadline, updated_at", {"retailers": retailers})
+        f"FROM retailer_backlog WHERE {' AND '.join(conditions)} "
+        f"ORDER BY deadline IS NULL, deadline, updated_at, incident_id{page}", parameters)
+
+
+def _feedback(reader: AnalystReader, retailer: str, incident_id: str) -> tuple[QueryResult, QueryResult]:
+    where = {"r": retailer, "i": incident_id}
+    history = reader.trusted_query(
+        "SELECT status, revision, reason, action, deadline, at FROM retailer_feedback FINAL "
+        "WHERE retailer = {r:String} AND incident_id = {i:String} ORDER BY at, status", where)
+    force = reader.trusted_query(
+        "SELECT crime_ref_force FROM incidents_latest WHERE retailer = {r:String} AND incident_id = {i:String} "
+        "LIMIT 1", where)
+    return history, force
 
 
 def _safe_next(path: str) -> str:

@@ -1,4 +1,5 @@
-"""A fourth feed format is one new module in crimelink/feeds and nothing else."""
+"""A fourth feed format is one new module in crimelink/intake/feeds and nothing else: a topic, the normaliser, its
+published JSON Schema and the retailer gateway's API."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 import crimelink.intake.feeds as feeds
+from crimelink.gateway import create_app
+from crimelink.intake.feed_schemas import feed_schema
 from crimelink.intake.normalise import Normaliser, RawRecord
 from crimelink.intake.stores import StoreRegistry
 from crimelink.schemas.incident import Incident
@@ -20,25 +23,34 @@ from crimelink.streams.topics import TopicNames
 
 MODULE = '''
 """Pharmacy chain webhook: {"id", "branch", "when" (epoch seconds), "pence", "what"}."""
-import json
 from datetime import UTC, datetime
 
-from crimelink.intake.feeds.base import FeedAdapter, IncidentDraft, goods_line, reject
+from pydantic import BaseModel
+
+from crimelink.intake.feeds.base import FeedAdapter, IncidentDraft, goods_line, parse_json
+
+
+class PharmacyRecord(BaseModel):  # the wire contract: parsed here, published as the format's JSON Schema
+    id: int
+    branch: str
+    when: int
+    pence: int = 0
+    what: str = ""
 
 
 class PharmacyWebhook(FeedAdapter):
     name = "pharmacy_webhook"
     description = "Pharmacy chain webhook, epoch seconds"
+    example = b'{"id": 7, "branch": "BC0001", "when": 1740830400, "pence": 1299, "what": "Aftershave"}'
+
+    def record_schema(self):
+        return PharmacyRecord.model_json_schema()
 
     def parse(self, raw):
-        try:
-            doc = json.loads(raw)
-            when = datetime.fromtimestamp(int(doc["when"]), UTC)
-        except (ValueError, KeyError, TypeError):
-            raise reject("$", "unreadable", "expected id, branch, when, pence, what") from None
-        return IncidentDraft(retailer="brightchem", incident_id=str(doc["id"]), store_id=doc["branch"],
-                             occurred_start=when, occurred_end=None, source_local_time=str(doc["when"]),
-                             goods=[goods_line(self.name, None, 1, int(doc["pence"]), doc["what"])])
+        doc = parse_json(PharmacyRecord, raw)
+        return IncidentDraft(retailer="brightchem", incident_id=str(doc.id), store_id=doc.branch,
+                             occurred_start=datetime.fromtimestamp(doc.when, UTC), occurred_end=None,
+                             source_local_time=str(doc.when), goods=[goods_line(self.name, None, 1, doc.pence, doc.what)])
 
 
 ADAPTER = PharmacyWebhook()
@@ -67,3 +79,8 @@ def test_a_dropped_in_module_gets_a_topic_and_normalises(extra_feed_dir: Path) -
     assert isinstance(result, Incident)
     assert (result.incident_id, result.goods[0].category, result.occurred.start.isoformat()) == (
         "7", "PERFUME", "2025-03-01T12:00:00+00:00")
+    assert feed_schema("pharmacy_webhook")["examples"] == [json.loads(raw)]
+    document = create_app(Settings()).openapi()
+    assert "pharmacy_webhook" in document["paths"]["/v1/feeds/{feed_format}/records"]["post"]["parameters"][0][
+        "schema"]["enum"]
+    assert document["components"]["schemas"]["pharmacy_webhook"]["required"] == ["id", "branch", "when"]

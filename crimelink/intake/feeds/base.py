@@ -56,12 +56,23 @@ class IncidentDraft:
 
 
 class FeedAdapter(ABC):
-    """One feed format. Subclasses set ``name`` and implement :meth:`parse`."""
+    """One feed format. Subclasses set ``name``, ``description`` and ``example`` and implement :meth:`parse` and
+    :meth:`record_schema`."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     #: "json": one JSON document per Kafka message; "csv": one CSV row (with header) per message.
     encoding: ClassVar[str] = "json"
+    #: Where a record names its retailer (reasons about the retailer point there).
+    retailer_field: ClassVar[str] = "retailer"
+    #: One valid record as a retailer sends it (one Kafka message): the example of the published JSON Schema and of
+    #: the retailers' API docs, and checked by the tests to pass the whole normaliser.
+    example: ClassVar[bytes]
+
+    @abstractmethod
+    def record_schema(self) -> dict[str, Any]:
+        """The JSON Schema of one record (for a CSV format: one row, as an object of its columns), published for
+        retailers' developers (``schemas/feeds/``) and in the gateway's OpenAPI document."""
 
     @abstractmethod
     def parse(self, raw: bytes) -> IncidentDraft:

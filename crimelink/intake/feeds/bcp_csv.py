@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from crimelink.intake.feeds._text import (
     description_from_text,
@@ -63,8 +64,28 @@ def _force_id(text: str) -> str | None:
 
 class BcpCsvAdapter(FeedAdapter):
     name = FEED
+    retailer_field = "Member ID"
     description = "Business crime partnership CSV export: one row per message with its header, UK local times"
     encoding = "csv"
+    example = ("\n".join([",".join(COLUMNS), 'BCP-2025-0101,tillco,TC0003,Tillco Discount,,14/06/2025,14:05,Theft from '
+                          'shop,"6x Duracell batteries, 2x electric toothbrush",\u00a396.00,2,"female, heavy, IC1, black '
+                          'cap",,,Lancashire Constabulary,LC/0123456/25,N,Y,"Two females distracted staff at the till '
+                          'while a third cleared the shelf",1']) + "\n").encode()
+
+    def record_schema(self) -> dict[str, Any]:
+        """One message is the header line and one row; described here as the row's columns by name (all text)."""
+        return {
+            "title": "BcpCsvRow",
+            "description": "One CSV row of the business crime partnership export. A message (or a line of the "
+                           "gateway's text/csv body) has the header line first; columns may come in any order, and "
+                           "those not required may be left out. Dates dd/mm/yyyy, times HH:MM UK local, Value in "
+                           "pounds, Police Force a force id or its name as police.uk spells it, Violence and CCTV Y/N.",
+            "type": "object",
+            "properties": {column: {"type": "string", "title": column} for column in COLUMNS},
+            "required": REQUIRED,
+            "additionalProperties": False,
+            "x-crimelink-encoding": "text/csv",
+        }
 
     def parse(self, raw: bytes) -> IncidentDraft:
         row = self._row(raw)

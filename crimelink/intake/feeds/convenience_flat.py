@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,6 +38,11 @@ __all__ = ["ADAPTER", "ConvenienceRecord"]
 
 FEED = "convenience_flat"
 Scalar = str | int | float | bool | None
+_TEXT_OR_NUMBER = ("incident_time", "end_time", "value_gbp", "items", "mo", "offender_desc", "vehicle_reg", "vehicle",
+                   "ref", "shop")
+"""Text fields the chain may send as numbers or null."""
+_COUNT_OR_TEXT = ("offenders", "rev")
+"""Whole numbers the chain may send as text (blank: the default)."""
 
 
 class ConvenienceRecord(BaseModel):
@@ -65,8 +71,7 @@ class ConvenienceRecord(BaseModel):
     crime_no: str | None = None
     force: str | None = None
 
-    @field_validator("incident_time", "end_time", "value_gbp", "items", "mo", "offender_desc", "vehicle_reg", "vehicle",
-                     "ref", "shop", mode="before")
+    @field_validator(*_TEXT_OR_NUMBER, mode="before")
     @classmethod
     def _as_text(cls, value: Scalar) -> Scalar:
         """Chains send numbers and nulls where text is expected: '45' and 45 mean the same, null means blank."""
@@ -74,7 +79,7 @@ class ConvenienceRecord(BaseModel):
             return ""
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
-    @field_validator("offenders", "rev", mode="before")
+    @field_validator(*_COUNT_OR_TEXT, mode="before")
     @classmethod
     def _blank_is_default(cls, value: Scalar) -> Scalar:
         return None if value == "" else value
@@ -82,7 +87,31 @@ class ConvenienceRecord(BaseModel):
 
 class ConvenienceFlatAdapter(FeedAdapter):
     name = FEED
+    retailer_field = "chain"
     description = "Convenience chain: flat JSON, UK local times, pounds as strings, free-text MO and items"
+    example = (b'{"chain": "quikmart", "ref": "QM-88812", "rev": "2", "shop": "QM0014", "incident_date": "01/03/2025", '
+               b'"incident_time": "18:45", "end_time": "18:52", "value_gbp": "\xc2\xa3123.40", "items": "4x razor blades; '
+               b'2 bottles of vodka", "mo": "Male hid razors under his coat and ran out to a waiting car", "offenders": '
+               b'"2", "offender_desc": "male, slim, pale, blue eyes, grey hoodie", "vehicle_reg": "AB12 CDE", "vehicle": '
+               b'"silver ford focus", "violence": "N", "threats": "N", "weapon": "N", "cctv": "Y", "crime_no": '
+               b'"HT/12345678/25", "force": ""}')
+
+    def record_schema(self) -> dict[str, Any]:
+        """The contract's schema, widened where the chain's values may arrive as numbers, strings or null (what
+        ``ConvenienceRecord``'s validators take)."""
+        schema = ConvenienceRecord.model_json_schema(by_alias=True)
+        properties = schema["properties"]
+        for name in _TEXT_OR_NUMBER:
+            text = {key: value for key, value in properties[name].items() if key not in ("title", "default")}
+            blank = [] if name in schema["required"] else [{"type": "null"}]  # null is blank text, never a required one
+            widened = {"title": properties[name]["title"], "anyOf": [text, {"type": "number"}, *blank]}
+            properties[name] = widened | ({"default": properties[name]["default"]} if "default" in properties[name]
+                                          else {})
+        for name in _COUNT_OR_TEXT:
+            count = {key: value for key, value in properties[name].items() if key not in ("title", "default")}
+            properties[name] = {"title": properties[name]["title"], "default": properties[name]["default"],
+                                "anyOf": [count, {"type": "string", "pattern": r"^\s*\d*\s*$"}]}
+        return schema
 
     def parse(self, raw: bytes) -> IncidentDraft:
         record = parse_json(ConvenienceRecord, raw)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -123,6 +123,17 @@ class NationalGrocerRecord(_Raw):
 class NationalGrocerAdapter(FeedAdapter):
     name = FEED
     description = "National grocer: nested JSON, ISO-8601 times with offsets, coded tactics and goods"
+    example = (b'{"schema": "ng-incident/2", "retailer": "northway", "incident": {"id": "NW-2025-000123", "revision": 1, '
+               b'"reported_at": "2025-03-01T10:22:00Z"}, "store": {"id": "NW0042"}, "occurred": {"from": '
+               b'"2025-03-01T09:40:00+00:00", "to": "2025-03-01T09:55:00+00:00"}, "loss": {"lines": [{"category": '
+               b'"ALC", "description": "Whisky 70cl", "qty": 4, "unit_price_pence": 2500}]}, "tactics": ["DST01", '
+               b'"TMS01"], "offenders": {"count": 2, "descriptions": [{"gender": "male", "build": "slim"}]}, '
+               b'"vehicles": [{"vrm": "AB12 CDE", "make": "Ford", "model": "Focus", "colour": "Silver"}], "flags": '
+               b'{"violence": false, "threats": true, "weapon": false}, "cctv": true, "police": {"crime_reference": '
+               b'"DY/012345/25"}, "narrative": "Two males, one kept lookout while the other filled a bag"}')
+
+    def record_schema(self) -> dict[str, Any]:
+        return NationalGrocerRecord.model_json_schema(by_alias=True)
 
     def parse(self, raw: bytes) -> IncidentDraft:
         record = parse_json(NationalGrocerRecord, raw)
