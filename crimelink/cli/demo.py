@@ -1,8 +1,9 @@
 """``crimelink demo``: everything on one machine, live, and gone again on Ctrl-C.
 
-Starts the local Kafka broker, a worker on the embedded ClickHouse store, and a simulated feed from eight retailers
-(``crimelink.simulation.feed.RETAILER_FORMATS``) with organised groups planted in it; shows alerts, incidents per
-force, eligibility and rejections as they arrive.
+Starts the local Kafka broker, a worker on the embedded ClickHouse store, the retailer gateway, and a simulated feed
+from eight retailers (``crimelink.simulation.feed.RETAILER_FORMATS``) with organised groups planted in it, one of them
+(``DEMO_GATEWAY_RETAILER``) sending through the gateway as a retailer without its own Kafka producer would; shows
+alerts, incidents per force, eligibility and rejections as they arrive.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.table import Table
 from crimelink.access.principals import Role
 from crimelink.access.users import UserRegistry
 from crimelink.cli.broker import LocalBroker, fetch_broker, free_port, kafka_version
+from crimelink.cli.gateway_client import GatewayClient
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.errors import CrimelinkError
 from crimelink.settings import get_settings
@@ -32,6 +34,8 @@ __all__ = ["run_demo"]
 
 console = Console()
 DEMO_ANALYST = "demo-analyst"
+DEMO_GATEWAY_RETAILER = "quikmart"
+DEMO_GATEWAY_USER = f"demo-{DEMO_GATEWAY_RETAILER}"
 #: The demo compresses time: forces "issue" crime numbers within a minute, and what has none after two expires.
 DEMO_FOLLOW_UP_SECONDS = 60.0
 DEMO_PENDING_DEADLINE_SECONDS = 120
@@ -46,7 +50,7 @@ def _stats(web_url: str, token: str) -> dict[str, Any] | None:
         return None
 
 
-def _view(stats: dict[str, Any] | None, published: int, web_url: str) -> Group:
+def _view(stats: dict[str, Any] | None, published: int, web_url: str, gateway: GatewayClient | None = None) -> Group:
     header = Table.grid(padding=(0, 2))
     if stats is None:
         header.add_row("waiting for the worker…")
@@ -70,7 +74,11 @@ def _view(stats: dict[str, Any] | None, published: int, web_url: str) -> Group:
     rejected = Table("retailer", "problem", "records", title="Rejected records")
     for row in stats.get("rejections", [])[:8]:
         rejected.add_row(escape(row["retailer"] or "?"), escape(row["problem"]), str(row["records"]))
-    footer = f"dashboard {web_url}   ·   Ctrl-C stops broker, worker and feed"
+    footer = f"dashboard {web_url}   ·   Ctrl-C stops broker, worker, gateway and feed"
+    if gateway is not None:
+        outcomes = dict.copy(gateway.outcomes)  # one C call: the feed thread may be counting meanwhile
+        answered = ", ".join(f"{what} {count}" for what, count in sorted(outcomes.items())) or "nothing yet"
+        footer = f"{DEMO_GATEWAY_RETAILER} through the gateway: {answered}\n{footer}"
     return Group(header, alerts, forces, rejected, footer)
 
 
@@ -92,6 +100,8 @@ def run_demo(*, rate: float, keep: bool) -> None:
            "CRIMELINK_PENDING_DEADLINE_SECONDS": str(DEMO_PENDING_DEADLINE_SECONDS),
            "CRIMELINK_EXPIRY_CHECK_SECONDS": "5"}
     worker: WorkerProcess | None = None
+    gateway: WorkerProcess | None = None
+    sender: GatewayClient | None = None
     stop = threading.Event()
     published = [0]
     previous_term = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -118,18 +128,36 @@ def run_demo(*, rate: float, keep: bool) -> None:
         console.print("  .venv/bin/crimelink query --why \"demo\" \"SELECT retailer, summary FROM dead_letters LIMIT 10\"",
                       markup=False)
         console.print("  .venv/bin/crimelink backlog quikmart", markup=False)
-        feeder = threading.Thread(target=_feed, args=(env, rate, stop, published), daemon=True)
+        gateway_port = settings.gateway.port if _port_free(settings.gateway.port) else free_port()
+        gateway_url = f"http://127.0.0.1:{gateway_port}"
+        gateway = WorkerProcess({**env, "CRIMELINK_GATEWAY_PORT": str(gateway_port),
+                                 "CRIMELINK_GATEWAY_WORKER_URL": web_url}, home / "gateway.log", gateway_url,
+                                command=("gateway",))
+        retailer_token = UserRegistry(home / "users.json").add(DEMO_GATEWAY_USER, Role.RETAILER,
+                                                               retailers=[DEMO_GATEWAY_RETAILER], replace=True)
+        gateway.start()
+        sender = GatewayClient(gateway_url, retailer_token, batch=20)
+        console.print(f"Retailer gateway up at {gateway_url} ({DEMO_GATEWAY_RETAILER} sends through it; API document "
+                      f"{gateway_url}/v1/openapi.json, guide docs/retailer-api.md). As {DEMO_GATEWAY_USER}:")
+        console.print(f"  export RETAILER_TOKEN={retailer_token}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"  curl -s -H \"Authorization: Bearer $RETAILER_TOKEN\" \"{gateway_url}/v1/backlog?limit=5\"",
+                      markup=False, highlight=False, soft_wrap=True)
+        feeder = threading.Thread(target=_feed, args=(env, rate, stop, published, sender), daemon=True)
         feeder.start()
         with Live(_view(None, 0, web_url), console=console, refresh_per_second=1) as live:
             while True:
                 time.sleep(2)
-                if worker.process is not None and worker.process.poll() is not None:
-                    raise CrimelinkError(f"the worker stopped unexpectedly; see {worker.log_file}")
-                live.update(_view(_stats(web_url, token), published[0], web_url))
+                for process, name in ((worker, "worker"), (gateway, "gateway")):
+                    if process.process is not None and process.process.poll() is not None:
+                        raise CrimelinkError(f"the {name} stopped unexpectedly; see {process.log_file}")
+                live.update(_view(_stats(web_url, token), published[0], web_url, sender))
     except KeyboardInterrupt:
         console.print("\nStopping…")
     finally:
         stop.set()
+        if gateway is not None:
+            gateway.stop()
+            console.print("gateway stopped")
         if worker is not None:
             worker.stop()
             console.print("worker stopped")
@@ -139,7 +167,7 @@ def run_demo(*, rate: float, keep: bool) -> None:
         signal.signal(signal.SIGTERM, previous_term)
 
 
-def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: list[int]) -> None:
+def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: list[int], sender: GatewayClient) -> None:
     from datetime import UTC, datetime, timedelta
 
     from crimelink.cli.publish import publish_simulation
@@ -157,7 +185,7 @@ def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: li
                            steal_to_order=1, local=1, lookalikes=4, start=datetime.now(UTC) - timedelta(days=15))
     publish_simulation(settings, count=None, rate=rate, seed=int(time.time()),
                        stop=stop, progress=count, follow_up_seconds=DEMO_FOLLOW_UP_SECONDS,
-                       planted=list(scenario.records), planted_every=8)
+                       planted=list(scenario.records), planted_every=8, via_gateway={DEMO_GATEWAY_RETAILER: sender})
 
 
 def _port_free(port: int) -> bool:

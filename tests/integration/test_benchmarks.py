@@ -50,3 +50,18 @@ def test_latency_benchmark_runs_at_a_tiny_size(kafka_bootstrap: str, tmp_path: P
     (result,) = json.loads(out.read_text())
     assert result["incidents"] == 300 and result["incidents_stored"] > 0
     assert result["produce_to_row"]["n"] > 0 and result["produce_to_row"]["p50_ms"] > 0
+
+
+def test_gateway_benchmark_runs_at_a_tiny_size(kafka_bootstrap: str, tmp_path: Path) -> None:
+    out = tmp_path / "gateway.json"
+    env = {**os.environ, "CRIMELINK_BENCH_BOOTSTRAP": kafka_bootstrap}
+    before = _topics(kafka_bootstrap)
+    subprocess.run([sys.executable, "-m", "bench.gateway", "--count", "300", "--batch", "50", "--clients", "2",
+                    "--json", str(out)], cwd=REPO, env=env, check=True, timeout=300, capture_output=True)
+    assert _topics(kafka_bootstrap) == before
+    results = json.loads(out.read_text())
+    [run] = results["gateway"]
+    # every record answered: accepted, rejected, or (an unreadable one sent alone) a 400 of its own
+    assert sum(run["outcomes"].values()) == 300 and run["outcomes"]["accepted"] > 250
+    assert run["records_per_s"] > 0 and run["batch_p99_ms"] >= run["batch_p50_ms"] > 0
+    assert results["ingest"]["records_per_s"] > 0
