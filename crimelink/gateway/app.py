@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crimelink.access.audit import AuditEvent, Category, Outcome
 from crimelink.access.principals import ANONYMOUS, Role
+from crimelink.errors import AccessError
 from crimelink.gateway.contract import (
     BacklogPage,
     CrimeNumberAnswer,
@@ -86,7 +87,12 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> FastAPI:
         users = state.get("users")
         principal = None
         if credentials is not None and users is not None:
-            principal = await asyncio.to_thread(users.authenticate_token, credentials.credentials)
+            try:
+                principal = await asyncio.to_thread(users.authenticate_token, credentials.credentials)
+            except AccessError as error:  # the users file cannot be read: nobody is let in, and the log says why
+                log.error("%s", error)
+                raise ApiProblem(503, "cannot check tokens", "the gateway cannot read its users file; nobody can "
+                                 "submit until an administrator fixes it", retry_after=30) from None
         if principal is None:
             _refusal(state, AuditEvent(Category.AUTHENTICATION, "gateway", ANONYMOUS, client=client,
                                        object=request.url.path[:500], outcome=Outcome.REFUSED,
