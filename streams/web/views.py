@@ -366,7 +366,7 @@ def install_views(app: Any, door: Door, store: StoreThread) -> None:
             caller = self.caller(request)
             asked = request.query.get("retailer", "")
             retailers = _own_retailers(self, caller, asked, "backlog")
-            if isinstance(retailers, Response):
+            if not isinstance(retailers, list):  # the refusal (an aiohttp response, not faust.web's Response type)
                 return retailers
             query = request.query
             statuses = [part.strip() for part in query.get("status", "").split(",") if part.strip()]
@@ -396,7 +396,7 @@ def install_views(app: Any, door: Door, store: StoreThread) -> None:
         async def get(self, request: Request, retailer: str, incident_id: str) -> Response:
             caller = self.caller(request)
             owned = _own_retailers(self, caller, retailer, "incident-status")
-            if isinstance(owned, Response):
+            if not isinstance(owned, list):
                 return owned
             event = caller.event(Category.CONSULTATION, "incident-status", object=f"{retailer}/{incident_id}")
 

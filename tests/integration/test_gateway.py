@@ -118,6 +118,10 @@ def test_a_retailer_submits_only_as_itself(worker: RunningWorker, gateway: Runni
                          json={"crime_reference": "DY/012345/25", "retailer": "northway"})
     assert refused.status_code == 403
     assert httpx.get(f"{gateway.url}/v1/backlog", params={"retailer": "northway"}, headers=other).status_code == 403
+    # and the worker behind it keeps to the token's retailer too, whoever calls it
+    worker_url = f"http://127.0.0.1:{worker.web_port}"
+    assert httpx.get(f"{worker_url}/api/feedback/northway/{marker}-n", headers=other).status_code == 403
+    assert httpx.get(f"{worker_url}/api/backlog", params={"retailer": "northway"}, headers=other).status_code == 403
     # tokens that are not a retailer's, or none
     assert _post(gateway, "analyst", _grocer(_id())).status_code == 403
     anonymous = httpx.post(f"{gateway.url}/v1/feeds/national_grocer/records", json=_grocer(_id()))
