@@ -13,7 +13,8 @@ path                           roles                  what
 ``/api/series``                analyst, force         series (a force: those touching its forces)
 ``/api/incidents/{r}/{id}``    analyst, force         one incident in full (justification)
 ``/alerts/{id}/evidence``      analyst, force         the evidence package: HTML, ?format=json|md (justification)
-``/api/backlog``               retailer, analyst      a retailer's backlog (a retailer: its own only)
+``/api/backlog``               retailer, analyst      a retailer's backlog, filtered and paged (a retailer: its own)
+``/api/feedback/{r}/{id}``     retailer, analyst      one incident's status history (a retailer: its own only)
 ``/api/audit``                 admin                  the access log
 =============================  =====================  ==========================================================
 """
