@@ -121,6 +121,7 @@ class Gateway:
         answers: list[RecordAnswer | None] = [None] * len(screened)
         fresh: list[tuple[int, Screened, bytes]] = []
         in_this_request: dict[bytes, int] = {}
+        repeats: list[tuple[int, int]] = []  # (index, index of the same record earlier in this request)
         for index, record in enumerate(screened):
             incident = record.incident
             if incident is None:
@@ -140,8 +141,7 @@ class Gateway:
             elif earlier is not None:
                 answers[index] = RecordAnswer.model_validate({**earlier.answer, "index": index, "resent": True})
             elif first is not None:
-                answers[index] = RecordAnswer(index=index, outcome="accepted", incident_id=incident.incident_id,
-                                              revision=incident.revision, resent=True)  # completed below
+                repeats.append((index, first))
             else:
                 in_this_request[key] = index
                 fresh.append((index, record, key))
@@ -160,10 +160,8 @@ class Gateway:
             answers[index] = answer
             entries.append(Message(self.names.gateway_answers, key, self.book.put(
                 key, Entry(record.digest, answer.model_dump(mode="json"), now.timestamp()))))
-        for index, answer in enumerate(answers):  # a record twice in one request: the first one's answer
-            if answer is not None and answer.resent and answer.topic is None:
-                first_index = in_this_request[record_key(*_incident_key(screened[index]))]
-                answers[index] = answers[first_index].model_copy(update={"index": index, "resent": True})  # type: ignore[union-attr]
+        for index, first in repeats:  # a record twice in one request: the first one's answer
+            answers[index] = answers[first].model_copy(update={"index": index, "resent": True})  # type: ignore[union-attr]
         done = [answer for answer in answers if answer is not None]
         accepted = sum(answer.outcome == "accepted" for answer in done)
         retailer = ", ".join(caller.principal.retailers)
@@ -369,12 +367,6 @@ def _audit(names: TopicNames, event: AuditEvent) -> Message:
 def _identity(feed_format: str, payload: bytes) -> dict[str, Any]:
     _, incident_id = adapters()[feed_format].identify(payload)
     return {"incident_id": incident_id[:128] if incident_id else None}
-
-
-def _incident_key(record: Screened) -> tuple[str, str, int]:
-    incident = record.incident
-    assert incident is not None
-    return incident.retailer, incident.incident_id, incident.revision
 
 
 def _segment(text: str) -> str:

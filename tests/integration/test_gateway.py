@@ -142,9 +142,11 @@ def test_a_resend_gets_the_first_answer_and_is_not_published_twice(worker: Runni
     again = _post(gateway, "northway", [reordered, record]).json()["records"]
     assert [answer["resent"] for answer in again] == [True, True]
     assert {(a["partition"], a["offset"]) for a in again} == {(first["partition"], first["offset"])}
+    twice = _post(gateway, "northway", [_grocer(f"{marker}-twice")] * 2).json()["records"]  # twice in one request
+    assert [answer["resent"] for answer in twice] == [False, True] and twice[0]["offset"] == twice[1]["offset"]
     changed = _post(gateway, "northway", _grocer(marker, narrative="something else")).json()["records"][0]
     assert [reason["problem"] for reason in changed["reasons"]] == ["revision-reused"]
-    assert len(_raw_messages(worker, "national_grocer", marker)) == 1
+    assert len(_raw_messages(worker, "national_grocer", marker)) == 2  # the record and the -twice one
 
     # an Idempotency-Key: the same request, the same answer (marked replayed); another request with it: refused
     key = str(uuid.uuid4())
@@ -167,7 +169,7 @@ def test_a_resend_gets_the_first_answer_and_is_not_published_twice(worker: Runni
         assert replay.json() == one.json()
     finally:
         second.stop()
-    assert len(_raw_messages(worker, "national_grocer", marker)) == 2  # the record and the -k one
+    assert len(_raw_messages(worker, "national_grocer", marker)) == 3  # the record, the -twice and the -k one
 
 
 def test_crime_numbers_status_and_backlog(worker: RunningWorker, gateway: RunningGateway) -> None:
