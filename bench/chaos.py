@@ -51,6 +51,7 @@ from crimelink.schemas.outcomes import DeadLetter
 from crimelink.settings import KafkaSettings, Settings
 from crimelink.simulation.feed import Simulator
 from crimelink.simulation.scenarios import OrcScenario
+from crimelink.streams.kafka_auth import client_options
 from crimelink.streams.kafka_io import Publisher, declare_topics
 from crimelink.streams.topics import TopicNames
 
@@ -76,7 +77,7 @@ def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, s
     chooser = random.Random(seed)
     updates: list[tuple[float, bytes, bytes]] = []
     started = time.monotonic()
-    with Publisher(settings.effective_kafka_bootstrap) as publisher:
+    with Publisher(settings.effective_kafka) as publisher:
 
         def send_update(key: bytes, update: bytes) -> None:
             publisher.send(names.crime_number_updates, update, key=key)
@@ -138,7 +139,7 @@ def _resumed_after(query_settings: Settings, killed_at: datetime, timeout: float
 
 
 def _alert_repeats(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+    consumer = KafkaConsumer(topic, **client_options(bootstrap), auto_offset_reset="earliest", enable_auto_commit=False,
                              group_id=None, consumer_timeout_ms=3000)
     seen: Counter[tuple[str, int]] = Counter()
     try:

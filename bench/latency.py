@@ -28,6 +28,7 @@ from crimelink.intake.stores import StoreRegistry
 from crimelink.settings import KafkaSettings, Settings
 from crimelink.simulation.scenarios import OrcScenario
 from crimelink.streams.engine.record_batches import BatchProducer, Output
+from crimelink.streams.kafka_auth import client_options
 from crimelink.streams.kafka_io import Publisher, declare_topics
 from crimelink.streams.topics import TopicNames
 
@@ -54,7 +55,7 @@ class _AlertListener(threading.Thread):
         super().__init__(daemon=True)
         from kafka import KafkaConsumer
 
-        self.consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        self.consumer = KafkaConsumer(topic, **client_options(bootstrap), auto_offset_reset="earliest",
                                       group_id=f"latency-{uuid.uuid4().hex[:6]}", consumer_timeout_ms=200)
         self.arrivals: list[tuple[float, dict[str, Any]]] = []
         self.stopping = threading.Event()

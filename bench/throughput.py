@@ -35,6 +35,7 @@ from crimelink.intake.stores import StoreRegistry
 from crimelink.settings import KafkaSettings, Settings
 from crimelink.simulation.feed import Simulator
 from crimelink.streams.engine.transport import SCHEME
+from crimelink.streams.kafka_auth import client_options
 from crimelink.streams.kafka_io import Publisher, declare_topics
 from crimelink.streams.topics import TopicNames
 
@@ -42,7 +43,7 @@ from crimelink.streams.topics import TopicNames
 async def _getmany(bootstrap: str, topics: list[str], expect: int) -> float:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(*topics, **client_options(bootstrap), auto_offset_reset="earliest",
                                 group_id=f"bench-{uuid.uuid4().hex[:6]}", enable_auto_commit=False)
     await consumer.start()
     seen, first = 0, 0.0

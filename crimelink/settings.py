@@ -56,6 +56,39 @@ class KafkaSettings(_Group):
         "worker while its idle partitions are polled).", ge=1, le=30_000,
     )
 
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = _var(
+        "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT",
+        "How every client the project runs talks to the broker. SASL_SSL (TLS and a SCRAM login) for anything but a "
+        "broker on this machine.")
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = _var(
+        "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "SASL mechanism for SASL_PLAINTEXT and SASL_SSL.")
+    username: str = _var("KAFKA_USERNAME", "", "SASL user name (the principal the broker's ACLs name).")
+    password: SecretStr | None = _var("KAFKA_PASSWORD", None, "SASL password.")
+    ca_file: Path | None = _var("KAFKA_CA_FILE", None, "PEM file of the CA that signed the broker's certificate; "
+                                                      "empty trusts the system's CAs.")
+    cert_file: Path | None = _var("KAFKA_CERT_FILE", None, "PEM client certificate, for brokers that ask for one.")
+    key_file: Path | None = _var("KAFKA_KEY_FILE", None, "PEM private key of the client certificate.")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @model_validator(mode="after")
+    def _credentials_are_complete(self) -> KafkaSettings:
+        if self.uses_sasl and not (self.username and self.password and self.password.get_secret_value()):
+            raise ValueError(f"CRIMELINK_KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs "
+                             "CRIMELINK_KAFKA_USERNAME and CRIMELINK_KAFKA_PASSWORD")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("CRIMELINK_KAFKA_CERT_FILE and CRIMELINK_KAFKA_KEY_FILE go together")
+        if (self.ca_file or self.cert_file) and not self.uses_tls:
+            raise ValueError(f"CA or client certificate files are set, but CRIMELINK_KAFKA_SECURITY_PROTOCOL="
+                             f"{self.security_protocol} does not use TLS (SSL or SASL_SSL)")
+        return self
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, value: str) -> str:
@@ -368,14 +401,21 @@ class Settings(_Group):
         return self.access.users_file or self.home / "users.json"
 
     @property
-    def effective_kafka_bootstrap(self) -> str:
-        """The configured broker, else the local broker started by the CLI, else localhost:9092."""
+    def effective_kafka(self) -> KafkaSettings:
+        """The configured broker; with no bootstrap set, the local broker the CLI started (its address, and the
+        service login it recorded when started ``--secure``), else localhost:9092."""
         if self.kafka.bootstrap:
-            return self.kafka.bootstrap
+            return self.kafka
         try:
-            return str(json.loads(self.broker_state_file.read_text())["bootstrap"])
-        except (FileNotFoundError, KeyError, ValueError):
-            return "127.0.0.1:9092"
+            recorded = json.loads(self.broker_state_file.read_text())
+            return self.kafka.model_copy(update={"bootstrap": str(recorded["bootstrap"]),
+                                                 **_recorded_security(recorded.get("client") or {})})
+        except (FileNotFoundError, KeyError, ValueError, TypeError):
+            return self.kafka.model_copy(update={"bootstrap": "127.0.0.1:9092"})
+
+    @property
+    def effective_kafka_bootstrap(self) -> str:
+        return self.effective_kafka.bootstrap
 
     @property
     def effective_clickhouse_dsn(self) -> str:
@@ -395,6 +435,17 @@ class Settings(_Group):
         """A copy with some fields of some groups changed: ``settings.replace(web={"port": 8080})``."""
         changed = {name: getattr(self, name).model_copy(update=fields) for name, fields in groups.items()}
         return self.model_copy(update=changed)
+
+
+def _recorded_security(client: dict[str, Any]) -> dict[str, Any]:
+    """The client fields ``crimelink broker start --secure`` records, typed as the settings hold them."""
+    typed: dict[str, Any] = {name: client[name] for name in ("security_protocol", "sasl_mechanism", "username")
+                             if name in client}
+    if "password" in client:
+        typed["password"] = SecretStr(str(client["password"]))
+    if "ca_file" in client:
+        typed["ca_file"] = Path(client["ca_file"])
+    return typed
 
 
 def variables(settings: BaseSettings) -> list[tuple[str, str, str]]:

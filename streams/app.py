@@ -27,6 +27,7 @@ from crimelink.streams.engine.flow_control import KeepQueuedFlowControl
 from crimelink.streams.engine.membership import static_member_id
 from crimelink.streams.engine.transport import SCHEME
 from crimelink.streams.engine.web_pages import MAX_REQUEST_BYTES, CrimelinkWeb
+from crimelink.streams.kafka_auth import faust_credentials
 from crimelink.streams.store import StoreThread
 from crimelink.streams.topics import TopicNames, faust_topics
 from crimelink.streams.wiring import Wiring
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
     app = CrimelinkApp(
         f"{kafka.app_id}-intake" if intake_only else kafka.app_id,
         broker=f"{SCHEME}://{settings.effective_kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings.effective_kafka),
         store="memory://",
         Table=OutputTable,  # changelog records go out with each step's output (crimelink.streams.engine.changelog)
         datadir=str(settings.home / ("faust-intake" if intake_only else "faust")),
@@ -87,7 +89,7 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
     app.settings = settings
     app.fetch_max_wait_ms = kafka.fetch_max_wait_ms
     names = TopicNames(settings)
-    delivery = Delivery(settings.effective_kafka_bootstrap, f"{kafka.app_id}-output")
+    delivery = Delivery(settings.effective_kafka, f"{kafka.app_id}-output")
     envelope_budget = settings.worker.sent_envelopes_mib * 1024 * 1024
     wiring = Wiring(settings=settings, names=names, topics=faust_topics(app, names), send=send or delivery,
                     sent_incidents=SentEnvelopes(envelope_budget), sent_cases=SentEnvelopes(envelope_budget),

@@ -14,6 +14,7 @@ from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import OffsetAndMetadata
 
 from crimelink.errors import BrokerError, ConfigurationError
+from crimelink.streams.kafka_auth import Broker, address, client_options
 
 __all__ = ["declare_topics", "check_partitions", "delete_topics", "carry_offsets", "remove_static_members", "Publisher",
            "read_topic", "wait_for_broker"]
@@ -21,35 +22,35 @@ __all__ = ["declare_topics", "check_partitions", "delete_topics", "carry_offsets
 T = TypeVar("T")
 
 
-def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
+def wait_for_broker(bootstrap: Broker, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000).close()
+            KafkaAdminClient(**client_options(bootstrap), request_timeout_ms=5000).close()
             return
         except KafkaError as error:
             if time.monotonic() > deadline:
-                raise BrokerError(f"no Kafka broker answers at {bootstrap}") from error
+                raise BrokerError(f"no Kafka broker answers at {address(bootstrap)}") from error
             time.sleep(0.5)
 
 
 @contextlib.contextmanager
-def _admin(bootstrap: str, doing: str, timeout: float = 30.0) -> Iterator[KafkaAdminClient]:
+def _admin(bootstrap: Broker, doing: str, timeout: float = 30.0) -> Iterator[KafkaAdminClient]:
     """An admin client for one job, giving up on an unreachable broker after ``timeout`` seconds; a Kafka error says
     what was being done, and where."""
     admin = None
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crimelink-admin",
+        admin = KafkaAdminClient(**client_options(bootstrap), client_id="crimelink-admin",
                                  bootstrap_timeout_ms=int(timeout * 1000))
         yield admin
     except KafkaError as error:
-        raise BrokerError(f"{doing} on {bootstrap} failed: {error}") from error
+        raise BrokerError(f"{doing} on {address(bootstrap)} failed: {error}") from error
     finally:
         if admin is not None:
             admin.close()
 
 
-def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int,
+def declare_topics(bootstrap: Broker, topics: Iterable[str], partitions: int,
                    partitions_of: Callable[[str, int], int] | None = None,
                    configs_of: Callable[[str], dict[str, str]] | None = None) -> list[str]:
     """Create the topics that do not exist yet (with ``configs_of(name)`` as their topic configs); returns the ones
@@ -67,7 +68,7 @@ def declare_topics(bootstrap: str, topics: Iterable[str], partitions: int,
         return wanted
 
 
-def delete_topics(bootstrap: str, prefixes: Iterable[str]) -> list[str]:
+def delete_topics(bootstrap: Broker, prefixes: Iterable[str]) -> list[str]:
     """Delete every topic whose name starts with one of ``prefixes``; returns the ones deleted."""
     starts = tuple(prefixes)
     with _admin(bootstrap, "deleting topics") as admin:
@@ -77,7 +78,7 @@ def delete_topics(bootstrap: str, prefixes: Iterable[str]) -> list[str]:
         return doomed
 
 
-def check_partitions(bootstrap: str, expected: Mapping[str, int]) -> None:
+def check_partitions(bootstrap: Broker, expected: Mapping[str, int]) -> None:
     """Raise when a topic's partition count differs from what co-partitioning assumes (a topic created
     by hand, or CRIMELINK_TOPIC_PARTITIONS changed after the topics were made)."""
     with _admin(bootstrap, "describing topics") as admin:
@@ -89,7 +90,7 @@ def check_partitions(bootstrap: str, expected: Mapping[str, int]) -> None:
                                  "CRIMELINK_TOPIC_PARTITIONS to the topics' count, or use a new CRIMELINK_TOPIC_PREFIX")
 
 
-def carry_offsets(bootstrap: str, group: str, from_groups: Iterable[str], topics: Iterable[str],
+def carry_offsets(bootstrap: Broker, group: str, from_groups: Iterable[str], topics: Iterable[str],
                   timeout: float = 60.0) -> dict[TopicPartition, int]:
     """Move ``group``'s committed offsets on ``topics`` up to the furthest any of ``from_groups`` committed; returns
     the offsets moved. Nothing moves while ``group`` has members: they hold their own positions.
@@ -101,7 +102,7 @@ def carry_offsets(bootstrap: str, group: str, from_groups: Iterable[str], topics
     return _retrying(lambda: _carry_offsets(bootstrap, group, list(from_groups), set(topics)), timeout)
 
 
-def remove_static_members(bootstrap: str, group: str, stale: Callable[[str], bool], timeout: float = 60.0) -> list[str]:
+def remove_static_members(bootstrap: Broker, group: str, stale: Callable[[str], bool], timeout: float = 60.0) -> list[str]:
     """Remove from ``group`` the static members whose ``group.instance.id`` ``stale`` picks; returns their ids.
 
     Why: a static member that stopped stays in its group until its session times out (Faust's: 60 s), the partitions
@@ -111,7 +112,7 @@ def remove_static_members(bootstrap: str, group: str, stale: Callable[[str], boo
     return _retrying(lambda: _remove_static_members(bootstrap, group, stale, timeout), timeout)
 
 
-def _remove_static_members(bootstrap: str, group: str, stale: Callable[[str], bool], timeout: float) -> list[str]:
+def _remove_static_members(bootstrap: Broker, group: str, stale: Callable[[str], bool], timeout: float) -> list[str]:
     with _admin(bootstrap, f"removing stopped static members from consumer group {group}", timeout) as admin:
         members = admin.describe_groups([group])[group]["members"]
         leaving = sorted(instance for member in members if (instance := member.get("group_instance_id")) and stale(instance))
@@ -120,7 +121,7 @@ def _remove_static_members(bootstrap: str, group: str, stale: Callable[[str], bo
         results = admin.remove_group_members(group, [MemberToRemove(group_instance_id=instance) for instance in leaving])
     failed = {who: error.__name__ for who, error in results.items() if error not in (NoError, UnknownMemberIdError)}
     if failed:  # UnknownMemberId: it left by itself meanwhile
-        raise BrokerError(f"removing static members {failed} from consumer group {group} on {bootstrap} failed")
+        raise BrokerError(f"removing static members {failed} from consumer group {group} on {address(bootstrap)} failed")
     return leaving
 
 
@@ -137,7 +138,7 @@ def _retrying(attempt: Callable[[], T], timeout: float) -> T:
             time.sleep(0.5)
 
 
-def _carry_offsets(bootstrap: str, group: str, from_groups: list[str], wanted: set[str]) -> dict[TopicPartition, int]:
+def _carry_offsets(bootstrap: Broker, group: str, from_groups: list[str], wanted: set[str]) -> dict[TopicPartition, int]:
     with _admin(bootstrap, f"carrying committed offsets into consumer group {group}") as admin:
         if admin.describe_groups([group])[group]["group_state"] not in ("Empty", "Dead"):
             return {}
@@ -156,19 +157,19 @@ def _carry_offsets(bootstrap: str, group: str, from_groups: list[str], wanted: s
     if failed:
         listed = ", ".join(f"{partition.topic}[{partition.partition}]: {error.__name__}"
                            for partition, error in sorted(failed.items()))
-        raise BrokerError(f"carrying committed offsets into consumer group {group} on {bootstrap} failed for {listed}")
+        raise BrokerError(f"carrying committed offsets into consumer group {group} on {address(bootstrap)} failed for {listed}")
     return furthest
 
 
 class Publisher:
     """Publishes raw feed records the way a retailer's system would: bytes, keyed by incident."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: Broker) -> None:
         try:
-            self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+            self._producer = KafkaProducer(**client_options(bootstrap), acks="all", linger_ms=5,
                                            client_id="crimelink-publisher")
         except KafkaError as error:
-            raise BrokerError(f"no Kafka broker answers at {bootstrap}") from error
+            raise BrokerError(f"no Kafka broker answers at {address(bootstrap)}") from error
 
     def send(self, topic: str, value: bytes, key: bytes | None = None) -> FutureRecordMetadata:
         """Queue one record; the future gives its partition and offset once the broker has it."""
@@ -188,9 +189,9 @@ class Publisher:
         self.close()
 
 
-def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0) -> Iterator[tuple[bytes | None, bytes]]:
+def read_topic(bootstrap: Broker, topic: str, *, expect: int, timeout: float = 30.0) -> Iterator[tuple[bytes | None, bytes]]:
     """Read (key, value) pairs from the start of a topic until ``expect`` arrived or time runs out."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = KafkaConsumer(topic, **client_options(bootstrap), auto_offset_reset="earliest",
                              enable_auto_commit=False, group_id=None, consumer_timeout_ms=1000)
     deadline = time.monotonic() + timeout
     seen = 0
@@ -203,3 +204,23 @@ def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0
                     break
     finally:
         consumer.close()
+
+
+def grant_service_acls(admin_login: Broker, principal: str) -> None:
+    """What crimelink's own processes need on a broker with ACLs on: every topic, consumer group and transactional id
+    (Faust names its changelogs and groups after the app id, the tests after a prefix per run), and on the cluster
+    idempotent writes and descriptions, never ACL or broker-config changes."""
+    from kafka.admin import ACL, ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourcePattern, ResourceType
+
+    def allow(operation: ACLOperation, kind: ResourceType, name: str) -> ACL:
+        return ACL(principal=principal, host="*", operation=operation, permission_type=ACLPermissionType.ALLOW,
+                   resource_pattern=ResourcePattern(kind, name, ACLResourcePatternType.LITERAL))
+
+    acls = [allow(ACLOperation.ALL, kind, "*")
+            for kind in (ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID)]
+    acls += [allow(operation, ResourceType.CLUSTER, "kafka-cluster")
+             for operation in (ACLOperation.IDEMPOTENT_WRITE, ACLOperation.DESCRIBE, ACLOperation.DESCRIBE_CONFIGS)]
+    with _admin(admin_login, f"granting {principal} its ACLs") as admin:
+        result = admin.create_acls(acls)
+    if result.get("failed"):
+        raise BrokerError(f"granting {principal} its ACLs on {address(admin_login)} failed: {result['failed']}")

@@ -50,7 +50,7 @@ def install(app: Any, wiring: Wiring, trail: AuditTrail) -> WebhookNotifier:
     class ClickHouseSink(TopicSink):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(
-                bootstrap=settings.effective_kafka_bootstrap, group_id=sink_group(settings.kafka.app_id),
+                bootstrap=settings.effective_kafka, group_id=sink_group(settings.kafka.app_id),
                 group_instance_id=static_member_id(settings.kafka.app_id, "sink", settings.home),
                 rejects=BatchSink.for_table(wiring.store.store, sink_rejects.TABLE),
                 routes=routes(), run_blocking=wiring.store.call, batch_size=settings.sink.batch_size,

@@ -1,6 +1,7 @@
 """Shared fixtures: the real Kafka broker (started once per run) and crimelink workers on it.
 
-Set CRIMELINK_TEST_BOOTSTRAP=host:port to run against a broker you started yourself.
+Set CRIMELINK_TEST_BOOTSTRAP=host:port to run against a broker you started yourself. A test marked ``both_brokers``
+runs twice: on the plain broker and on a secured one (SASL_SSL, SCRAM logins, ACLs on), started once on first use.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from kafka import KafkaConsumer
 
 from crimelink.access.principals import Role
 from crimelink.access.users import UserRegistry
-from crimelink.cli.broker import LocalBroker, fetch_broker, free_port
+from crimelink.cli.broker import SERVICE_USER, LocalBroker, fetch_broker, free_port
 from crimelink.cli.query_client import run_query
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.settings import ClickHouseSettings, ClientSettings, KafkaSettings, Settings, WebSettings
 from crimelink.sinks.clickhouse import ClickHouseStore, QueryResult
+from crimelink.streams.kafka_auth import Broker, address, client_options
 from crimelink.streams.kafka_io import declare_topics
 from crimelink.streams.topics import TopicNames
 
@@ -47,10 +49,50 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.stop()
 
 
+@pytest.fixture(scope="session")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """A second local broker, secured as ``crimelink broker start --secure`` makes it."""
+    libs = fetch_broker(REPO / ".crimelink" / "kafka" / "dist")
+    broker = LocalBroker(libs=libs, data_dir=tmp_path_factory.mktemp("kafka-secure"), partitions=2, secure=True)
+    started = time.monotonic()
+    broker.start()
+    print(f"\nsecured Kafka broker ready at {broker.bootstrap} in {time.monotonic() - started:.1f}s")
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "kafka_broker" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_brokers"):
+        metafunc.parametrize("kafka_broker", ["plain", "secure"], indirect=True)
+
+
+@pytest.fixture
+def kafka_broker(request: pytest.FixtureRequest) -> Broker:
+    """The plain broker's address, or (``both_brokers`` tests, second run) the secured broker's service login."""
+    if getattr(request, "param", "plain") == "plain":
+        return str(request.getfixturevalue("kafka_bootstrap"))
+    return KafkaSettings(**request.getfixturevalue("secure_broker").client(SERVICE_USER))
+
+
+def kafka_env(broker: Broker) -> dict[str, str]:
+    """The environment a crimelink process needs to log in to ``broker``."""
+    if isinstance(broker, str):
+        return {"CRIMELINK_KAFKA_BOOTSTRAP": broker}
+    env = {"CRIMELINK_KAFKA_BOOTSTRAP": broker.bootstrap, "CRIMELINK_KAFKA_SECURITY_PROTOCOL": broker.security_protocol,
+           "CRIMELINK_KAFKA_SASL_MECHANISM": broker.sasl_mechanism, "CRIMELINK_KAFKA_USERNAME": broker.username}
+    if broker.password:
+        env["CRIMELINK_KAFKA_PASSWORD"] = broker.password.get_secret_value()
+    if broker.ca_file:
+        env["CRIMELINK_KAFKA_CA_FILE"] = str(broker.ca_file)
+    return env
+
+
 class RunningWorker:
     """A real ``crimelink worker`` process on its own topics, app id and embedded ClickHouse."""
 
-    def __init__(self, bootstrap: str, home: Path, **overrides: str) -> None:
+    def __init__(self, bootstrap: Broker, home: Path, **overrides: str) -> None:
         token = uuid.uuid4().hex[:8]
         self.home = home
         self.bootstrap_address = bootstrap
@@ -59,7 +101,7 @@ class RunningWorker:
         self.env = {
             **os.environ,
             "CRIMELINK_HOME": str(home),
-            "CRIMELINK_KAFKA_BOOTSTRAP": bootstrap,
+            **kafka_env(bootstrap),
             "CRIMELINK_TOPIC_PREFIX": f"t{token}.",
             "CRIMELINK_APP_ID": f"crimelink-test-{token}",
             "CRIMELINK_WEB_PORT": str(self.web_port),
@@ -85,8 +127,9 @@ class RunningWorker:
     def as_user(self, name: str, justification: str = "pytest: checking the pipeline") -> Settings:
         """Settings of a client command run by one of the test users (analyst, admin, kent-liaison, quikmart-dev)."""
         return Settings(
-            home=self.home, kafka=KafkaSettings(bootstrap=self.bootstrap_address,
-                                                topic_prefix=self.env["CRIMELINK_TOPIC_PREFIX"]),
+            home=self.home, kafka=KafkaSettings(bootstrap=address(self.bootstrap_address)).model_copy(update={
+                **(self.bootstrap_address.model_dump() if isinstance(self.bootstrap_address, KafkaSettings) else {}),
+                "topic_prefix": self.env["CRIMELINK_TOPIC_PREFIX"]}),
             web=WebSettings(port=self.web_port), clickhouse=ClickHouseSettings(dsn=self.env["CRIMELINK_CLICKHOUSE_DSN"]),
             client=ClientSettings(token=self.tokens[name], justification=justification),
         )
@@ -192,11 +235,11 @@ def store(chdb_dir: Path) -> Iterator[ClickHouseStore]:
 
 
 @pytest.fixture
-def start_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., RunningWorker]]:
+def start_worker(kafka_broker: Broker, tmp_path: Path) -> Iterator[Callable[..., RunningWorker]]:
     workers: list[RunningWorker] = []
 
     def start(home: Path | None = None, **overrides: str) -> RunningWorker:
-        worker = RunningWorker(kafka_bootstrap, home or tmp_path / f"worker{len(workers)}", **overrides)
+        worker = RunningWorker(kafka_broker, home or tmp_path / f"worker{len(workers)}", **overrides)
         workers.append(worker)
         return worker.start()
 
@@ -205,9 +248,9 @@ def start_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[...,
         worker.stop()
 
 
-def read_records(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, int]]:
+def read_records(bootstrap: Broker, topic: str) -> list[tuple[bytes | None, bytes, int]]:
     """Every record of a topic as (key, value, partition), read from the start until none arrives for 3 s."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+    consumer = KafkaConsumer(topic, **client_options(bootstrap), auto_offset_reset="earliest", enable_auto_commit=False,
                              group_id=None, consumer_timeout_ms=3000)
     try:
         return [(message.key, message.value, message.partition) for message in consumer]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,12 +19,20 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from crimelink.errors import BrokerFetchError, BrokerStartError
 
-__all__ = ["kafka_version", "DEPLOY_DIR", "LocalBroker", "fetch_broker", "free_port"]
+__all__ = ["kafka_version", "DEPLOY_DIR", "LocalBroker", "fetch_broker", "free_port", "SERVICE_USER", "IDLE_USER"]
+
+SERVICE_USER = "crimelink"
+"""The principal every crimelink process logs in as on a secured local broker (ACLs on topics, groups, ids)."""
+IDLE_USER = "nobody"
+"""A principal with a valid login and no ACL at all: what an authenticated outsider can do (nothing)."""
+_USERS = ("admin", SERVICE_USER, IDLE_USER)
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"  # the repository's deploy/: not installed
 POM = DEPLOY_DIR / "pom.xml"
@@ -93,6 +103,7 @@ class LocalBroker:
     controller_port: int = 0
     partitions: int = 4
     heap: str = "512m"
+    secure: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -107,6 +118,32 @@ class LocalBroker:
     def log_file(self) -> Path:
         return self.data_dir / "broker.log"
 
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls_dir / "ca.pem"
+
+    def passwords(self) -> dict[str, str]:
+        """Each local principal's password, made on the first secured start (``credentials.json``, 0600)."""
+        stored = self.data_dir / "credentials.json"
+        if not stored.exists():
+            _write_private(stored, json.dumps({user: secrets.token_urlsafe(24) for user in _USERS}))
+        return dict(json.loads(stored.read_text()))
+
+    def client(self, user: str = SERVICE_USER) -> dict[str, Any]:
+        """The Kafka settings' fields a client needs to log in as ``user`` (PLAINTEXT when not secured)."""
+        if not self.secure:
+            return {"bootstrap": self.bootstrap, "security_protocol": "PLAINTEXT"}
+        return {"bootstrap": self.bootstrap, "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+                "username": user, "password": self.passwords()[user], "ca_file": str(self.ca_file)}
+
+    def client_env(self, user: str = SERVICE_USER) -> dict[str, str]:
+        """The same, as the ``CRIMELINK_KAFKA_*`` variables a child process reads."""
+        return {f"CRIMELINK_KAFKA_{name.upper()}": str(value) for name, value in self.client(user).items()}
+
     def _java(self, *args: str) -> list[str]:
         java = shutil.which("java") or "java"
         return [java, "-cp", f"{self.libs}/*", *args]
@@ -114,17 +151,24 @@ class LocalBroker:
     def _write_config(self) -> Path:
         self.port = self.port or free_port()
         self.controller_port = self.controller_port or free_port()
-        template = (DEPLOY_DIR / "server.properties.template").read_text()
+        fields: dict[str, Any] = {"port": self.port, "controller_port": self.controller_port,
+                                  "log_dir": self.data_dir / "log", "partitions": self.partitions}
+        name = "server.properties.template"
+        if self.secure:
+            name = "server-secure.properties.template"
+            _make_tls(self.tls_dir)
+            fields |= {"admin_password": self.passwords()["admin"], "keystore": self.tls_dir / "broker.pem",
+                       "ca_file": self.ca_file}
         config = self.data_dir / "server.properties"
-        config.write_text(
-            template.format(
-                port=self.port,
-                controller_port=self.controller_port,
-                log_dir=self.data_dir / "log",
-                partitions=self.partitions,
-            )
-        )
+        _write_private(config, (DEPLOY_DIR / name).read_text().format(**fields))
         return config
+
+    def _format_options(self) -> list[str]:
+        """SCRAM logins are written into the metadata when storage is formatted (KRaft has no ZooKeeper to hold them)."""
+        if not self.secure:
+            return []
+        return [option for user, password in self.passwords().items()
+                for option in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")]
 
     def start(self, timeout: float = 60.0) -> None:
         """Format storage if new, start the broker and return once it accepts connections."""
@@ -132,7 +176,8 @@ class LocalBroker:
         config = self._write_config()
         if not (self.data_dir / "log" / "meta.properties").exists():
             formatted = subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(config)),
+                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(config),
+                           *self._format_options()),
                 capture_output=True, text=True, check=False,
             )
             if formatted.returncode != 0:
@@ -150,6 +195,11 @@ class LocalBroker:
         log.close()
         self.pid_file.write_text(str(self.process.pid))
         self._wait_ready(timeout)
+        if self.secure:
+            from crimelink.settings import KafkaSettings
+            from crimelink.streams.kafka_io import grant_service_acls
+
+            grant_service_acls(KafkaSettings(**self.client("admin")), f"User:{SERVICE_USER}")
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -187,6 +237,51 @@ class LocalBroker:
                 self.process.wait(5)
         self.pid_file.unlink(missing_ok=True)
         self.process = None
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Written 0600 whatever the umask: the file holds a password or a private key."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    path.chmod(0o600)
+
+
+def _make_tls(tls_dir: Path) -> None:
+    """A CA and a broker certificate for 127.0.0.1 and localhost, made once (kept across restarts, so clients that
+    trust ``ca.pem`` keep trusting the broker). The keys never leave ``tls_dir`` (0700, files 0600)."""
+    if (tls_dir / "broker.pem").exists():
+        return
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def certificate(subject: str, key: Any, issuer: x509.Name | None, signer: Any, *, ca: bool) -> x509.Certificate:
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=825))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            import ipaddress
+
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = certificate("crimelink local broker CA", ca_key, None, ca_key, ca=True)
+    broker_key = ec.generate_private_key(ec.SECP256R1())
+    broker_cert = certificate("127.0.0.1", broker_key, ca_cert.subject, ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    key_pem = broker_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    _write_private(tls_dir / "ca.pem", ca_cert.public_bytes(pem).decode())
+    _write_private(tls_dir / "broker.pem", key_pem.decode() + broker_cert.public_bytes(pem).decode()
+                   + ca_cert.public_bytes(pem).decode())
 
 
 def _cluster_id() -> str:

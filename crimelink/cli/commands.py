@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,19 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 def main() -> None:
     """crimelink: organised retail crime intelligence, streamed."""
+    # Personal data lives under the home: every file and folder crimelink writes, and every process it starts (the
+    # broker, intake workers, chDB), is its owner's only (folders 0700, files 0600).
+    os.umask(0o077)
+    _keep_private(get_settings().home)
+
+
+def _keep_private(home: Path) -> None:
+    """Tighten a home made before the umask rule (or by hand) to 0700; its older files keep their mode until the
+    broker and the store rewrite them, and the message says how to tighten them at once."""
+    if home.is_dir() and home.stat().st_mode & 0o077:
+        home.chmod(0o700)
+        click.echo(f"crimelink: {home} was readable by other users; it is now 0700 (run 'chmod -R go= {home}' to "
+                   "tighten the files already in it)", err=True)
 
 
 # --- broker -----------------------------------------------------------------------------------
@@ -52,7 +66,10 @@ def broker_fetch() -> None:
 
 
 @broker.command("start")
-def broker_start() -> None:
+@click.option("--secure", is_flag=True,
+              help="SASL_SSL only: a CA and broker certificate, SCRAM logins and ACLs (the service login is recorded "
+                   "for the other commands).")
+def broker_start(secure: bool) -> None:
     """Start the local broker in the background and record its address for other commands."""
     from crimelink.cli.broker import LocalBroker, fetch_broker
 
@@ -61,11 +78,16 @@ def broker_start() -> None:
     if state.exists():
         raise click.ClickException(f"a broker is already recorded in {state}; run 'crimelink broker stop' first")
     libs = fetch_broker(settings.home / "kafka" / "dist")
-    local = LocalBroker(libs=libs, data_dir=settings.home / "kafka" / "data", partitions=settings.kafka.topic_partitions)
+    local = LocalBroker(libs=libs, data_dir=settings.home / "kafka" / "data", partitions=settings.kafka.topic_partitions,
+                        secure=secure)
     local.start()
     state.write_text(json.dumps({"bootstrap": local.bootstrap, "pid": local.process.pid if local.process else None,
-                                 "data_dir": str(local.data_dir)}))
-    click.echo(f"Kafka broker running at {local.bootstrap} (pid {local.process.pid if local.process else '?'})")
+                                 "data_dir": str(local.data_dir), "client": local.client()}))
+    state.chmod(0o600)
+    protocol = local.client()["security_protocol"]
+    click.echo(f"Kafka broker running at {local.bootstrap} ({protocol}, pid {local.process.pid if local.process else '?'})")
+    if secure:
+        click.echo(f"  login for crimelink's commands recorded in {state}; CA certificate {local.ca_file}")
 
 
 @broker.command("stop")
@@ -100,7 +122,7 @@ def worker(loglevel: str, exit_with: int | None) -> None:
     from crimelink.streams.topics import TopicNames
 
     settings = get_settings()
-    bootstrap = settings.effective_kafka_bootstrap
+    bootstrap = settings.effective_kafka
     wait_for_broker(bootstrap)
     names = TopicNames(settings)
     declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions, names.configs)
@@ -113,7 +135,7 @@ def worker(loglevel: str, exit_with: int | None) -> None:
         if exit_with is None:  # started by hand; a worker takes them over before it starts its own intake workers
             _took_over(take_over_intake_offsets(settings, in_intake_workers=True))
         tune_garbage_collector(settings.worker.gc_young_threshold)
-        click.echo(f"crimelink intake worker: Kafka {bootstrap}")
+        click.echo(f"crimelink intake worker: Kafka {bootstrap.bootstrap}")
         BoundedWorker(app, shutdown_seconds=settings.worker.shutdown_seconds, loglevel=loglevel,
                       quiet=True).execute_from_commandline()
         return
@@ -125,7 +147,8 @@ def worker(loglevel: str, exit_with: int | None) -> None:
     _took_over(take_over_intake_offsets(settings, in_intake_workers=bool(settings.worker.intake_processes)))
     store = app.wiring.store.open()
     tune_garbage_collector(settings.worker.gc_young_threshold)
-    click.echo(f"crimelink worker: Kafka {bootstrap}, ClickHouse {store.where}, web {settings.web.url}")
+    click.echo(f"crimelink worker: Kafka {bootstrap.bootstrap} ({bootstrap.security_protocol}), ClickHouse {store.where}, "
+               f"web {settings.web.url}")
     pids = intake.start()
     click.echo(f"crimelink worker: intake workers (pid {', '.join(map(str, pids))})" if pids
                else "crimelink worker: normalising and gating in this process")
@@ -147,7 +170,7 @@ def _leave_groups(settings: Settings, intake: IntakeWorkers) -> None:
     from crimelink.streams.engine.membership import sink_group, static_member_id
     from crimelink.streams.kafka_io import remove_static_members
 
-    app_id, home, bootstrap = settings.kafka.app_id, settings.home, settings.effective_kafka_bootstrap
+    app_id, home, bootstrap = settings.kafka.app_id, settings.home, settings.effective_kafka
     mine = {app_id: static_member_id(app_id, "worker", home),
             sink_group(app_id): static_member_id(app_id, "sink", home)}
     try:
@@ -184,7 +207,7 @@ def topics() -> None:
 
     settings = get_settings()
     names = TopicNames(settings)
-    created = declare_topics(settings.effective_kafka_bootstrap, names.all(), settings.kafka.topic_partitions,
+    created = declare_topics(settings.effective_kafka, names.all(), settings.kafka.topic_partitions,
                              names.partitions, names.configs)
     for name in names.all():
         click.echo(f"{name}{'  (created)' if name in created else ''}")
@@ -240,7 +263,7 @@ def _simulate_orc(settings: Any, *, seed: int, background: int, days: int, group
         click.echo(f"ground truth for {len(scenario.truth)} planted groups written to {truth}")
     names = TopicNames(settings)
     started = time.monotonic()
-    with Publisher(settings.effective_kafka_bootstrap) as publisher, Progress() as progress:
+    with Publisher(settings.effective_kafka) as publisher, Progress() as progress:
         task = progress.add_task("publishing scenario", total=len(scenario.records))
         for sent, record in enumerate(scenario.records, start=1):
             publisher.send(names.raw[record.feed_format], record.value, key=record.key)
@@ -315,7 +338,7 @@ def ingest(path: Path, feed_format: str) -> None:
     sent = 0
     unsendable: list[str] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Publisher(settings.effective_kafka_bootstrap) as publisher, Progress(*columns) as progress:
+    with Publisher(settings.effective_kafka) as publisher, Progress(*columns) as progress:
         task = progress.add_task(f"{path.name} -> {topic}", total=total)
         for record in read_feed_file(path, feed_format):
             if record.problem is not None:  # the broker would refuse it, or the worker could not read it
@@ -347,7 +370,7 @@ def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id
     update = CrimeNumberUpdate(retailer=retailer, incident_id=incident_id, crime_reference=crime_reference,
                                force_id=force_id)
     topic = TopicNames(settings).crime_number_updates
-    with Publisher(settings.effective_kafka_bootstrap) as publisher:
+    with Publisher(settings.effective_kafka) as publisher:
         publisher.send(topic, update.model_dump_json().encode(), key=update.key.encode())
     click.echo(f"sent crime number {crime_reference!r} for {update.key} to {topic}")
 
@@ -508,11 +531,12 @@ def schema(check: bool) -> None:
 @main.command()
 @click.option("--rate", type=float, default=25.0, show_default=True, help="Simulated records per second.")
 @click.option("--keep", is_flag=True, help="Keep the previous demo's data instead of starting afresh.")
-def demo(rate: float, keep: bool) -> None:
+@click.option("--secure", is_flag=True, help="Run on a secured broker (SASL_SSL, SCRAM logins, ACLs).")
+def demo(rate: float, keep: bool, secure: bool) -> None:
     """Start broker, worker and a simulated feed; show incidents arriving live. Ctrl-C stops it all."""
     from crimelink.cli.demo import run_demo
 
-    run_demo(rate=rate, keep=keep)
+    run_demo(rate=rate, keep=keep, secure=secure)
 
 
 if __name__ == "__main__":  # pragma: no cover

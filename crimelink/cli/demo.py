@@ -28,7 +28,7 @@ from crimelink.cli.broker import LocalBroker, fetch_broker, free_port, kafka_ver
 from crimelink.cli.gateway_client import GatewayClient
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.errors import CrimelinkError
-from crimelink.settings import get_settings
+from crimelink.settings import KafkaSettings, get_settings
 
 __all__ = ["run_demo"]
 
@@ -82,7 +82,7 @@ def _view(stats: dict[str, Any] | None, published: int, web_url: str, gateway: G
     return Group(header, alerts, forces, rejected, footer)
 
 
-def run_demo(*, rate: float, keep: bool) -> None:
+def run_demo(*, rate: float, keep: bool, secure: bool = False) -> None:
     settings = get_settings()
     home = (settings.home / "demo").resolve()
     if home.exists() and not keep:
@@ -92,7 +92,7 @@ def run_demo(*, rate: float, keep: bool) -> None:
     console.print(f"[bold]crimelink demo[/] — working area {home}")
     console.print(f"Fetching Kafka {kafka_version()} from Maven Central (cached after the first run)…")
     libs = fetch_broker(settings.home.resolve() / "kafka" / "dist")
-    broker = LocalBroker(libs=libs, data_dir=home / "kafka", partitions=settings.kafka.topic_partitions)
+    broker = LocalBroker(libs=libs, data_dir=home / "kafka", partitions=settings.kafka.topic_partitions, secure=secure)
     web_port = settings.web.port if _port_free(settings.web.port) else free_port()
     web_url = f"http://{settings.web.host}:{web_port}"
     env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_WEB_PORT": str(web_port),
@@ -108,8 +108,9 @@ def run_demo(*, rate: float, keep: bool) -> None:
     try:
         started = time.monotonic()
         broker.start()
-        console.print(f"Kafka broker up at {broker.bootstrap} in {time.monotonic() - started:.1f}s")
-        env["CRIMELINK_KAFKA_BOOTSTRAP"] = broker.bootstrap
+        console.print(f"Kafka broker up at {broker.bootstrap} ({'SASL_SSL, SCRAM logins, ACLs' if secure else 'PLAINTEXT'}) "
+                      f"in {time.monotonic() - started:.1f}s")
+        env |= broker.client_env()
         (settings.home / "worker.json").write_text(json.dumps({"web_url": web_url, "home": str(home)}))
         worker = WorkerProcess(env, home / "worker.log", web_url)
         console.print("Starting the worker (normalise → crime-number gate → correlation → ClickHouse)…")
@@ -142,7 +143,7 @@ def run_demo(*, rate: float, keep: bool) -> None:
         console.print(f"  export RETAILER_TOKEN={retailer_token}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"  curl -s -H \"Authorization: Bearer $RETAILER_TOKEN\" \"{gateway_url}/v1/backlog?limit=5\"",
                       markup=False, highlight=False, soft_wrap=True)
-        feeder = threading.Thread(target=_feed, args=(env, rate, stop, published, sender), daemon=True)
+        feeder = threading.Thread(target=_feed, args=(broker.client(), rate, stop, published, sender), daemon=True)
         feeder.start()
         with Live(_view(None, 0, web_url), console=console, refresh_per_second=1) as live:
             while True:
@@ -167,7 +168,7 @@ def run_demo(*, rate: float, keep: bool) -> None:
         signal.signal(signal.SIGTERM, previous_term)
 
 
-def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: list[int], sender: GatewayClient) -> None:
+def _feed(login: dict[str, Any], rate: float, stop: threading.Event, published: list[int], sender: GatewayClient) -> None:
     from datetime import UTC, datetime, timedelta
 
     from crimelink.cli.publish import publish_simulation
@@ -179,7 +180,8 @@ def _feed(env: dict[str, str], rate: float, stop: threading.Event, published: li
 
     # Organised groups hidden in the live feed: two travelling teams, a steal-to-order team, a local
     # offender and look-alikes, reported over the last fortnight (retailers often report late).
-    settings = get_settings().replace(kafka={"bootstrap": env["CRIMELINK_KAFKA_BOOTSTRAP"]})
+    settings = get_settings()  # the demo's broker and its service login, whatever the shell's CRIMELINK_KAFKA_* say
+    settings = settings.model_copy(update={"kafka": KafkaSettings(**{**settings.kafka.model_dump(), **login})})
     scenario = OrcScenario(StoreRegistry.load(settings.stores_file), seed=int(time.time()) % 1000, days=14,
                            background=0, travelling=2,
                            steal_to_order=1, local=1, lookalikes=4, start=datetime.now(UTC) - timedelta(days=15))

@@ -14,7 +14,7 @@ def serve(settings: Settings, loglevel: str = "warning") -> None:
     from crimelink.streams.kafka_io import wait_for_broker
 
     settings.gateway.check_listen_address()
-    wait_for_broker(settings.effective_kafka_bootstrap)  # a clear error, not uvicorn's traceback, without a broker
+    wait_for_broker(settings.effective_kafka)  # a clear error, not uvicorn's traceback, without a broker
     gateway = settings.gateway
     print(f"crimelink gateway on {gateway.url} (Kafka {settings.effective_kafka_bootstrap}; worker reads at "
           f"{gateway.worker_url or settings.web.url}; API document {gateway.url}/v1/openapi.json)", flush=True)

@@ -40,7 +40,7 @@ def publish_simulation(settings: Settings, *, count: int | None, rate: float, se
     chooser = random.Random(seed)
     gateways = via_gateway or {}
     last_flush = time.monotonic()
-    with Publisher(settings.effective_kafka_bootstrap) as publisher:
+    with Publisher(settings.effective_kafka) as publisher:
 
         def send(record: Any) -> None:
             gateway = gateways.get(record.key.decode().partition(":")[0])

@@ -28,7 +28,7 @@ __all__ = ["open_gateway"]
 @contextlib.asynccontextmanager
 async def open_gateway(settings: Settings) -> AsyncIterator[tuple[Gateway, UserRegistry, AuditTrail]]:
     names = TopicNames(settings)
-    bootstrap = settings.effective_kafka_bootstrap
+    bootstrap = settings.effective_kafka
     await asyncio.to_thread(declare_topics, bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions,
                             names.configs)
     book = AnswerBook(settings.gateway.resend_days * 86400)

@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaError
 from crimelink.errors import BrokerError
 from crimelink.gateway.answers import AnswerBook
 from crimelink.streams.engine.record_batches import Output
+from crimelink.streams.kafka_auth import Broker, address, client_options
 
 __all__ = ["GatewayKafka", "Placed", "Message"]
 
@@ -39,7 +40,7 @@ class Placed:
 
 
 class GatewayKafka:
-    def __init__(self, bootstrap: str, answers_topic: str, book: AnswerBook, client_id: str = "crimelink-gateway") -> None:
+    def __init__(self, bootstrap: Broker, answers_topic: str, book: AnswerBook, client_id: str = "crimelink-gateway") -> None:
         self._bootstrap = bootstrap
         self._answers_topic = answers_topic
         self._book = book
@@ -51,10 +52,10 @@ class GatewayKafka:
     async def start(self, timeout: float = 60.0) -> None:
         """Connect, and read every answer given so far before the gateway takes a request."""
         try:
-            self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True,
+            self._producer = AIOKafkaProducer(**client_options(self._bootstrap), acks="all", enable_idempotence=True,
                                               client_id=self._client_id, linger_ms=2)
             await asyncio.wait_for(self._producer.start(), timeout)
-            self._reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False,
+            self._reader = AIOKafkaConsumer(**client_options(self._bootstrap), group_id=None, enable_auto_commit=False,
                                             client_id=f"{self._client_id}-answers", auto_offset_reset="earliest")
             await asyncio.wait_for(self._reader.start(), timeout)
             partitions = await asyncio.wait_for(self._partitions(timeout), timeout)
@@ -63,7 +64,7 @@ class GatewayKafka:
             await asyncio.wait_for(self._catch_up(partitions), timeout)
         except (KafkaError, OSError, TimeoutError) as error:
             await self.stop()
-            raise BrokerError(f"the gateway cannot reach Kafka at {self._bootstrap}: {error!r}") from error
+            raise BrokerError(f"the gateway cannot reach Kafka at {address(self._bootstrap)}: {error!r}") from error
         self._following = asyncio.create_task(self._follow(), name="gateway-answers")
 
     async def _partitions(self, timeout: float) -> list[TopicPartition]:

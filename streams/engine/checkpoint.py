@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from crimelink.streams.engine.record_batches import MAX_RECORD_BYTES, BatchProducer, Output
+from crimelink.streams.kafka_auth import Broker
 
 __all__ = ["MAX_RECORD_BYTES", "Delivery", "InOrderDelivery", "Output", "Send"]
 
@@ -38,7 +39,7 @@ Send = Callable[[Output], Awaitable[None]]
 class Delivery:
     """The process's one producer for agents' output, started on first use and stopped with the app."""
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(self, bootstrap: Broker, client_id: str) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
         self._producer: BatchProducer | None = None

@@ -26,6 +26,7 @@ from kafka import TopicPartition
 
 from crimelink.settings import Settings
 from crimelink.streams.engine.membership import static_member_id
+from crimelink.streams.kafka_auth import Broker
 from crimelink.streams.kafka_io import carry_offsets, remove_static_members
 from crimelink.streams.topics import TopicNames
 
@@ -96,7 +97,7 @@ class IntakeWorkers:
             if process.poll() is None:
                 process.kill()
 
-    def retire_earlier_members(self, bootstrap: str, timeout: float = 60.0) -> list[str]:
+    def retire_earlier_members(self, bootstrap: Broker, timeout: float = 60.0) -> list[str]:
         """Before they start: remove from the intake group the static members an earlier run's intake workers on this
         machine and working area left behind; returns their ids.
 
@@ -174,4 +175,4 @@ def take_over_intake_offsets(settings: Settings, *, in_intake_workers: bool) -> 
     taking_over, other = (intake_group, worker_group) if in_intake_workers else (worker_group, intake_group)
     names = TopicNames(settings)
     topics = [*names.raw.values(), names.normalised, names.gate_commands, names.crime_number_updates]
-    return carry_offsets(settings.effective_kafka_bootstrap, taking_over, [other, earlier], topics)
+    return carry_offsets(settings.effective_kafka, taking_over, [other, earlier], topics)

@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from crimelink.streams.engine.envelopes import BROKER_MESSAGE_MAX_BYTES, MAX_ENVELOPE_BYTES, partition_for
+from crimelink.streams.kafka_auth import Broker, client_options
 
 __all__ = ["MAX_RECORD_BYTES", "Output", "BatchProducer"]
 
@@ -44,7 +45,7 @@ class Output:
 class BatchProducer:
     """One aiokafka producer, started on first use, that sends an :class:`Output` as record batches."""
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(self, bootstrap: Broker, client_id: str) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
@@ -75,7 +76,7 @@ class BatchProducer:
     async def _started(self) -> AIOKafkaProducer:
         async with self._starting:
             if self._producer is None:
-                producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", max_batch_size=_BATCH_BYTES,
+                producer = AIOKafkaProducer(**client_options(self._bootstrap), acks="all", max_batch_size=_BATCH_BYTES,
                                             client_id=self._client_id)
                 await producer.start()
                 self._producer = producer

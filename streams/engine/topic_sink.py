@@ -29,6 +29,7 @@ from mode import Service
 from crimelink.errors import SinkWriteError
 from crimelink.sinks.clickhouse import BatchSink
 from crimelink.sinks.tables.sink_rejects import reject
+from crimelink.streams.kafka_auth import Broker, client_options
 
 __all__ = ["Route", "TopicSink"]
 
@@ -59,7 +60,7 @@ class _Source:
 class TopicSink(Service):
     """Consumes every route's topic in one consumer group; one insert per table per batch, then one commit."""
 
-    def __init__(self, *, bootstrap: str, group_id: str, routes: Sequence[Route], run_blocking: RunBlocking[Any],
+    def __init__(self, *, bootstrap: Broker, group_id: str, routes: Sequence[Route], run_blocking: RunBlocking[Any],
                  group_instance_id: str | None = None, rejects: BatchSink[Any] | None = None,
                  batch_size: int = 1000, flush_seconds: float = 1.0, fetch_max_wait_ms: int = 500,
                  first_retry_delay: float = 0.5, max_retry_delay: float = 30.0, **kwargs: Any) -> None:
@@ -85,7 +86,7 @@ class TopicSink(Service):
 
     async def on_start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=self.group_id, group_instance_id=self.group_instance_id,
+            **client_options(self.bootstrap), group_id=self.group_id, group_instance_id=self.group_instance_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=self.batch_size, fetch_max_wait_ms=self.fetch_max_wait_ms,
         )

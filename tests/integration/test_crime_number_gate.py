@@ -12,6 +12,7 @@ from kafka import KafkaAdminClient
 from kafka.partitioner.default import murmur2
 
 from crimelink.schemas.outcomes import Feedback, FeedbackStatus
+from crimelink.streams.kafka_auth import client_options
 from crimelink.streams.kafka_io import Publisher, read_topic
 from tests.conftest import RunningWorker, grocer_record, read_records, wait_until
 
@@ -51,6 +52,7 @@ def _record(incident_id: str, reference: str | None) -> dict[str, object]:
     return grocer_record(incident={"id": incident_id, "revision": 1}, police={"crime_reference": reference})
 
 
+@pytest.mark.both_brokers
 def test_pending_is_released_by_an_update_and_the_rest_expire(start_worker) -> None:  # type: ignore[no-untyped-def]
     worker = start_worker(CRIMELINK_PENDING_DEADLINE_SECONDS="6", CRIMELINK_EXPIRY_CHECK_SECONDS="0.5",
                           CRIMELINK_EARLY_UPDATE_SECONDS="4")  # the update for NOPE waits that long for its incident
@@ -114,7 +116,7 @@ def _gate_partitions_by_member(worker: RunningWorker) -> list[list[int]]:
     """Each member of the worker's consumer group with the partitions of normalised incidents it was assigned."""
     group = worker.env["CRIMELINK_APP_ID"]
     logging.getLogger("kafka.admin").setLevel(logging.ERROR)  # it cannot decode Faust's member metadata, and says so
-    admin = KafkaAdminClient(bootstrap_servers=worker.bootstrap)
+    admin = KafkaAdminClient(**client_options(worker.bootstrap))
     try:
         described = admin.describe_groups([group])[group]
     finally:
@@ -152,6 +154,7 @@ def test_incidents_held_by_a_worker_that_left_expire_in_the_one_that_took_over( 
 
 @pytest.mark.parametrize("after_restart", [{}, {"CRIMELINK_INTAKE_PROCESSES": "0"}],
                          ids=["same-worker", "gate-moves-into-the-worker"])
+@pytest.mark.both_brokers
 def test_a_restart_while_incidents_are_pending_loses_and_doubles_nothing(  # type: ignore[no-untyped-def]
         start_worker, after_restart: dict[str, str]) -> None:
     """Also when the gate moves from the intake worker into the worker: its table keeps one changelog either way."""

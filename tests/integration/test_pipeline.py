@@ -30,6 +30,7 @@ def _publish(worker: RunningWorker, *records: bytes | dict[str, object]) -> None
             publisher.send(worker.topics.raw["national_grocer"], value, key=b"k")
 
 
+@pytest.mark.both_brokers
 def test_a_raw_record_arrives_in_clickhouse_with_the_right_values(start_worker) -> None:  # type: ignore[no-untyped-def]
     worker = start_worker()
     _publish(worker, grocer_record())
@@ -47,6 +48,7 @@ def test_a_raw_record_arrives_in_clickhouse_with_the_right_values(start_worker) 
     assert row["tactics"][:2] == ["DIST-ALARM", "TEAM-LOOKOUT"]
 
 
+@pytest.mark.both_brokers
 def test_a_malformed_record_goes_to_the_dead_letter_topic_and_the_next_one_is_processed(start_worker) -> None:  # type: ignore[no-untyped-def]
     worker = start_worker()
     bad = b'{"schema": "ng-incident/2", "retailer": "northway", "incident": {"id": "BAD-1"'
@@ -87,6 +89,7 @@ def _revised(record: SimulatedRecord) -> bytes:
     {"CRIMELINK_INTAKE_PROCESSES": "0"},
     {"CRIMELINK_SENT_ENVELOPES_MIB": "0"},
 ], ids=["intake-worker", "intake-in-worker-envelopes-from-memory", "envelopes-parsed"])
+@pytest.mark.both_brokers
 def test_every_message_ends_in_exactly_one_outcome_with_duplicates_and_revisions(  # type: ignore[no-untyped-def]
         start_worker, settings: dict[str, str]) -> None:
     """In each way the worker can run its hops: normalising and gating in an intake worker (the default) or in the worker, and

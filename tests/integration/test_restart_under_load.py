@@ -36,6 +36,7 @@ def _publish_until(stop: threading.Event, worker: RunningWorker, sent: list[str]
             time.sleep(1 / RATE_PER_SECOND)
 
 
+@pytest.mark.both_brokers
 def test_records_sent_during_restarts_are_all_stored(start_worker) -> None:  # type: ignore[no-untyped-def]
     worker = start_worker()
     sent: list[str] = []

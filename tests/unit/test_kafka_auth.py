@@ -1,0 +1,82 @@
+"""Kafka logins: the settings refuse half a login, and every client library gets the same one."""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+from pathlib import Path
+
+import pytest
+from faust.types.auth import AuthProtocol, SASLMechanism
+from pydantic import ValidationError
+
+from crimelink.settings import KafkaSettings, Settings
+from crimelink.streams.kafka_auth import address, client_options, faust_credentials
+
+REPO = Path(__file__).resolve().parents[2]
+SASL = {"bootstrap": "broker.example:9093", "security_protocol": "SASL_SSL", "username": "crimelink",
+        "password": "s3cret"}
+
+
+def test_a_bare_address_means_plaintext() -> None:
+    assert client_options("127.0.0.1:9092") == {"bootstrap_servers": "127.0.0.1:9092", "security_protocol": "PLAINTEXT"}
+    assert faust_credentials("127.0.0.1:9092") is None
+
+
+def test_sasl_ssl_gives_the_login_and_a_verifying_tls_context() -> None:
+    options = client_options(KafkaSettings(**SASL, sasl_mechanism="SCRAM-SHA-256"))
+    assert options["security_protocol"] == "SASL_SSL"
+    assert (options["sasl_mechanism"], options["sasl_plain_username"], options["sasl_plain_password"]) \
+        == ("SCRAM-SHA-256", "crimelink", "s3cret")
+    context = options["ssl_context"]
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+def test_faust_gets_the_same_login() -> None:
+    credentials = faust_credentials(KafkaSettings(**SASL))
+    assert credentials.protocol is AuthProtocol.SASL_SSL
+    assert credentials.mechanism is SASLMechanism.SCRAM_SHA_512
+    assert (credentials.username, credentials.password) == ("crimelink", "s3cret")
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"security_protocol": "SASL_SSL", "username": "crimelink"}, "needs CRIMELINK_KAFKA_USERNAME and"),
+    ({"security_protocol": "SASL_PLAINTEXT", "password": "x"}, "needs CRIMELINK_KAFKA_USERNAME and"),
+    ({"security_protocol": "SSL", "cert_file": "client.pem"}, "go together"),
+    ({"ca_file": "ca.pem"}, "does not use TLS"),
+    ({"security_protocol": "SASL_SSL", "sasl_mechanism": "GSSAPI", "username": "u", "password": "p"}, "sasl_mechanism"),
+])
+def test_half_a_login_is_refused_with_what_is_missing(fields: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        KafkaSettings(**fields)
+
+
+def test_the_password_is_a_secret_and_never_printed() -> None:
+    kafka = KafkaSettings(**SASL)
+    assert "s3cret" not in repr(kafka) and "s3cret" not in str(kafka.model_dump())
+
+
+def test_the_local_secured_broker_s_login_is_found_from_its_record(tmp_path: Path) -> None:
+    state = tmp_path / "kafka" / "broker.json"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"bootstrap": "127.0.0.1:4242", "client": {
+        "bootstrap": "127.0.0.1:4242", "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+        "username": "crimelink", "password": "pw", "ca_file": str(tmp_path / "ca.pem")}}))
+    kafka = Settings(home=tmp_path).effective_kafka
+    assert address(kafka) == "127.0.0.1:4242" and kafka.uses_sasl and kafka.username == "crimelink"
+    assert kafka.password is not None and kafka.password.get_secret_value() == "pw"
+    assert kafka.ca_file == tmp_path / "ca.pem"
+    configured = Settings(home=tmp_path, kafka=KafkaSettings(bootstrap="elsewhere:9092"))
+    assert configured.effective_kafka.bootstrap == "elsewhere:9092" and not configured.effective_kafka.uses_sasl
+
+
+def test_no_kafka_client_in_the_project_is_built_without_the_login() -> None:
+    """A client given only ``bootstrap_servers=`` would talk PLAINTEXT to a secured broker and fail there only."""
+    built_bare = re.compile(r"bootstrap_servers\s*=")
+    offenders = [f"{path.relative_to(REPO)}:{number}"
+                 for folder in ("crimelink", "streams", "sinks", "bench")
+                 for path in sorted((REPO / folder).rglob("*.py")) if path.name != "kafka_auth.py"
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if built_bare.search(line)]
+    assert offenders == []
