@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from crimelink.errors import ConfigurationError
@@ -463,5 +463,11 @@ def variables(settings: BaseSettings) -> list[tuple[str, str, str]]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Read the environment once. Only the command line asks here; it hands the settings down."""
-    return Settings()
+    """Read the environment once. Only the command line asks here; it hands the settings down. A value the settings
+    refuse is a :class:`ConfigurationError` naming each variable and what is wrong with it."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, problem['loc'])) or 'settings'}: {problem['msg']}"
+                             for problem in error.errors())
+        raise ConfigurationError(f"the CRIMELINK_ settings are not usable: {problems}") from None

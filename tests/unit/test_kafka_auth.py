@@ -80,3 +80,16 @@ def test_no_kafka_client_in_the_project_is_built_without_the_login() -> None:
                  for path in sorted((REPO / folder).rglob("*.py")) if path.name != "kafka_auth.py"
                  for number, line in enumerate(path.read_text().splitlines(), 1) if built_bare.search(line)]
     assert offenders == []
+
+
+def test_a_refused_login_setting_is_one_clear_error_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crimelink.errors import ConfigurationError
+    from crimelink.settings import get_settings
+
+    monkeypatch.setenv("CRIMELINK_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigurationError, match="SASL_SSL needs CRIMELINK_KAFKA_USERNAME"):
+            get_settings()
+    finally:
+        get_settings.cache_clear()
