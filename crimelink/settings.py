@@ -48,6 +48,9 @@ class KafkaSettings(_Group):
     bootstrap: str = _var("KAFKA_BOOTSTRAP", "", "host:port of an existing broker; empty means the local broker the "
                                                  "CLI starts.")
     topic_prefix: str = _var("TOPIC_PREFIX", "crimelink.", "Prefix of every topic crimelink declares.")
+    raw_retention_hours: int = _var("RAW_TOPIC_RETENTION_HOURS", 72,
+                                    "Hours the topics retailers write (raw records, crime-number updates) keep them: "
+                                    "long enough to replay a worker outage, no longer.", ge=1)
     topic_partitions: int = _var("TOPIC_PARTITIONS", 4, "Partitions for topics crimelink creates.", ge=1)
     app_id: str = _var("APP_ID", "crimelink", "Faust application id (consumer group and table prefix).")
     fetch_max_wait_ms: int = _var(
@@ -106,7 +109,18 @@ class ClickHouseSettings(_Group):
     dsn: str = _var("CLICKHOUSE_DSN", "", "chdb:///path (embedded, default under home) or http(s)://user@host:port/db.")
     database: str = _var("CLICKHOUSE_DATABASE", "crimelink", "Database that holds crimelink's tables.")
     password: SecretStr | None = _var("CLICKHOUSE_PASSWORD", None, "Password for an http(s) DSN.")
-    retention_days: int = _var("RETENTION_DAYS", 730, "TTL of incident and outcome rows, in days.", ge=1)
+    retention_days: int = _var("RETENTION_DAYS", 730, "Days incidents, their links and series are kept.", ge=1)
+    dead_letter_retention_days: int = _var(
+        "DEAD_LETTER_RETENTION_DAYS", 30, "Days dead letters (with the original payload) and set-aside rows are kept, "
+        "in ClickHouse and on the dead-letter topic.", ge=1)
+    feedback_retention_days: int = _var("FEEDBACK_RETENTION_DAYS", 365, "Days retailer feedback rows are kept.", ge=1)
+    alert_retention_days: int = _var("ALERT_RETENTION_DAYS", 6 * 365 + 2,
+                                     "Days alerts and their evidence packages (what was disclosed) are kept.", ge=1)
+
+    def retention(self, audit_days: int) -> dict[str, int]:
+        """Days kept by purpose (``crimelink.sinks.tables.base.RetentionPurpose``); the access log's is AccessSettings'."""
+        return {"incidents": self.retention_days, "dead_letters": self.dead_letter_retention_days,
+                "feedback": self.feedback_retention_days, "alerts": self.alert_retention_days, "audit": audit_days}
 
 
 class IntakeSettings(_Group):

@@ -12,13 +12,13 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlparse
 
 from crimelink.errors import QueryError, QueryLimitExceeded, ReadOnlyViolation, SchemaError, SinkWriteError, StoreError
-from crimelink.settings import QuerySettings, Settings
+from crimelink.settings import AccessSettings, ClickHouseSettings, QuerySettings, Settings
 from crimelink.sinks import migrations
 from crimelink.sinks.query_guard import PARSE_SQL, FunctionAllowlist, QueryGuard
 from crimelink.sinks.tables import HIDDEN_FROM_ANALYSTS, Table
@@ -27,6 +27,8 @@ __all__ = ["ClickHouseStore", "AnalystReader", "BatchSink", "QueryResult"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+DEFAULT_RETENTION_DAYS = ClickHouseSettings.model_construct().retention(
+    AccessSettings.model_fields["audit_retention_days"].default)
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,11 @@ class QueryResult:
 class ClickHouseStore:
     """One connection to crimelink's database. Not thread-safe: call it from one thread at a time."""
 
-    def __init__(self, dsn: str, database: str, *, password: str | None = None, retention_days: int = 730,
-                 audit_retention_days: int = 2192) -> None:
+    def __init__(self, dsn: str, database: str, *, password: str | None = None,
+                 retention: Mapping[str, int] | None = None) -> None:
         self.dsn = dsn
         self.database = database
-        self.retention_days = retention_days
-        self.audit_retention_days = audit_retention_days
+        self.retention: dict[str, int] = {**DEFAULT_RETENTION_DAYS, **(retention or {})}
         self._lock = threading.Lock()
         self._password = password
         self._client = _connect(dsn, password, None)
@@ -59,7 +60,7 @@ class ClickHouseStore:
         if settings.is_embedded_store:
             (settings.home / "clickhouse").mkdir(parents=True, exist_ok=True)
         return cls(settings.effective_clickhouse_dsn, clickhouse.database, password=password,
-                   retention_days=clickhouse.retention_days, audit_retention_days=settings.access.audit_retention_days)
+                   retention=clickhouse.retention(settings.access.audit_retention_days))
 
     def analyst_reader(self, limits: QuerySettings) -> AnalystReader:
         """A connection of its own for analysts' queries, with the guard built from this engine's catalogue (read
@@ -100,14 +101,14 @@ class ClickHouseStore:
                     )
                     log.info("applied ClickHouse schema migration %s: %s", migration.version, migration.description)
                     applied = migration.version
-                self._client.command(migrations.audit_ttl(self.database, self.audit_retention_days),
-                                     settings={"materialize_ttl_after_modify": 0})
+                for statement in migrations.retention_ttls(self.database, self.retention):
+                    self._client.command(statement, settings={"materialize_ttl_after_modify": 0})
             except Exception as error:
                 raise SchemaError(f"setting up database {self.database!r} at {self.where} failed: {error}") from error
         return int(applied)
 
     def _render(self, statement: str) -> str:
-        return migrations.render(statement, self.database, self.retention_days, self.audit_retention_days)
+        return migrations.render(statement, self.database, self.retention["incidents"])
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:

@@ -10,9 +10,11 @@ edited.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from crimelink.sinks.tables import (
+    ALL,
     alerts,
     audit_log,
     dead_letters,
@@ -25,7 +27,7 @@ from crimelink.sinks.tables import (
     sink_rejects,
 )
 
-__all__ = ["Migration", "MIGRATIONS", "LATEST_VERSION", "BOOTSTRAP", "render", "audit_ttl"]
+__all__ = ["Migration", "MIGRATIONS", "LATEST_VERSION", "BOOTSTRAP", "render", "retention_ttls"]
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,13 @@ LATEST_VERSION = MIGRATIONS[-1].version
 BOOTSTRAP = ("CREATE DATABASE IF NOT EXISTS {db}", schema_migrations.TABLE.create())
 
 
-def render(statement: str, database: str, retention_days: int, audit_retention_days: int = 2192) -> str:
-    return statement.format(db=f"`{database}`", retention_days=int(retention_days),
-                            audit_retention_days=int(audit_retention_days))
+def render(statement: str, database: str, retention_days: int) -> str:
+    return statement.format(db=f"`{database}`", retention_days=int(retention_days))
 
 
-def audit_ttl(database: str, audit_retention_days: int) -> str:
-    """Brings the access log's retention in line with the setting, which may have changed since migration 7."""
-    ttl = render(audit_log.TABLE.ttl or "", database, 0, audit_retention_days)
-    return f"ALTER TABLE `{database}`.audit_log MODIFY TTL {ttl}"
+def retention_ttls(database: str, days_by_purpose: Mapping[str, int]) -> list[str]:
+    """Brings every table's TTL in line with its purpose's setting, which may have changed since the table was made
+    (a table is created with the incidents' days; this runs right after, at every start)."""
+    return [f"ALTER TABLE `{database}`.{table.name} MODIFY TTL "
+            f"{render(table.ttl, database, days_by_purpose[table.retention])}"
+            for table in ALL if table.ttl]

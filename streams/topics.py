@@ -42,6 +42,8 @@ class TopicNames:
         self.audit = f"{prefix}audit"  # the access log (crimelink.streams.audit), on its way to ClickHouse
         self.gateway_answers = f"{prefix}gateway.answers"  # the retailer gateway's answers (crimelink.gateway.answers)
         self._answers_ms = int(settings.gateway.resend_days * 86_400_000)
+        self._raw_ms = settings.kafka.raw_retention_hours * 3_600_000
+        self._dead_letters_ms = settings.clickhouse.dead_letter_retention_days * 86_400_000
 
     def feed_of(self, topic: str) -> str | None:
         """The feed format a raw topic carries."""
@@ -62,13 +64,16 @@ class TopicNames:
         crime-number updates) carry the broker's time of append (``LogAppendTime``), not the retailer's: the time
         crimelink received a message is then the same on every read (:func:`received_at`). The rest keep the broker's
         defaults, but for the gateway's answers: compacted (the last answer per key) and kept as long as a resend is
-        recognised."""
+        recognised. The topics retailers write keep them ``CRIMELINK_RAW_TOPIC_RETENTION_HOURS`` (long enough to replay an
+        outage), the dead letters as long as their table keeps them."""
         if name == self.gateway_answers:
             return {"cleanup.policy": "compact,delete", "retention.ms": str(self._answers_ms)}
         if name == self.audit:
             return {"retention.ms": str(AUDIT_TOPIC_RETENTION_DAYS * 86_400_000)}
         if name in self.raw.values() or name == self.crime_number_updates:
-            return {"message.timestamp.type": "LogAppendTime"}
+            return {"message.timestamp.type": "LogAppendTime", "retention.ms": str(self._raw_ms)}
+        if name == self.dead_letters:
+            return {"retention.ms": str(self._dead_letters_ms)}
         return {}
 
 

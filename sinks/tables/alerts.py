@@ -37,6 +37,7 @@ TABLE = Table(
     engine="ReplacingMergeTree(level)",
     order_by="alert_id",
     ttl="toDateTime(at) + INTERVAL {retention_days} DAY",
+    retention="alerts",  # with its evidence package: what was disclosed to a force, kept as long as the access log
     comment="One row per alert (FINAL: its latest level), with the evidence package",
     row=row,
     topic="alerts",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -50,9 +50,14 @@ class Index:
         return f"INDEX {self.name} {self.expression} TYPE {self.type} GRANULARITY {self.granularity}"
 
 
+RetentionPurpose = Literal["incidents", "dead_letters", "feedback", "alerts", "audit"]
+"""The retention classes: each has its own setting, in days."""
+
+
 @dataclass(frozen=True)
 class Table:
-    """One table. Statements carry ``{db}`` and ``{retention_days}`` placeholders (``crimelink.sinks.migrations.render``)."""
+    """One table. Statements carry ``{db}`` and ``{retention_days}`` placeholders (``crimelink.sinks.migrations.render``);
+    the days are those of the table's :attr:`retention` purpose."""
 
     name: str
     columns: tuple[Column, ...]
@@ -60,6 +65,9 @@ class Table:
     order_by: str
     partition_by: str | None = None
     ttl: str | None = None
+    retention: RetentionPurpose = "incidents"
+    """Why rows are kept, which says how long (``ClickHouseSettings``/``AccessSettings``: incidents and their links
+    730 days, dead letters 30, retailer feedback 365, alerts with their evidence six years, the access log six)."""
     comment: str | None = None
     indexes: tuple[Index, ...] = ()
     row: RowBuilder | None = None

@@ -42,6 +42,7 @@ TABLE = Table(
     partition_by="toYYYYMM(received_at)",
     order_by="(topic, partition, offset)",
     ttl="toDateTime(received_at) + INTERVAL {retention_days} DAY",
+    retention="dead_letters",  # the original payload is kept here, and only for this short time
     comment="Raw records refused by the normaliser, with machine-readable reasons and the original payload",
     row=row,
     topic="dead_letters",

@@ -32,6 +32,7 @@ TABLE = Table(
     partition_by="toYYYYMM(at)",
     order_by="(retailer, incident_id, at, status)",
     ttl="toDateTime(at) + INTERVAL {retention_days} DAY",
+    retention="feedback",
     comment="Every status change and rejection per retailer incident: the crime-number history and retailer feedback",
     row=row,
     topic="feedback",

@@ -40,6 +40,7 @@ TABLE = Table(
     partition_by="toYYYYMM(rejected_at)",
     order_by="(topic, partition, offset, table)",
     ttl="toDateTime(rejected_at) + INTERVAL {retention_days} DAY",
+    retention="dead_letters",
     comment="Messages whose row a table refused, set aside with the error so the rest of the batch is stored",
     row=row,
 )

@@ -143,19 +143,25 @@ def test_every_table_column_is_documented_and_the_latest_view_has_every_column(s
     assert view == table
 
 
-def test_the_access_log_keeps_rows_as_long_as_the_setting_says(chdb_dir) -> None:  # type: ignore[no-untyped-def]
+def test_each_table_keeps_rows_as_long_as_its_purpose_s_setting_says(chdb_dir) -> None:  # type: ignore[no-untyped-def]
     import uuid
 
     database = f"test_ttl_{uuid.uuid4().hex[:8]}"
 
-    def ttl(days: int) -> str:
-        opened = ClickHouseStore(f"chdb://{chdb_dir}", database, audit_retention_days=days)
+    def ttls(**days: int) -> dict[str, str]:
+        opened = ClickHouseStore(f"chdb://{chdb_dir}", database, retention=days)
         opened.setup()
-        engine = opened.query("SELECT engine_full FROM system.tables WHERE database = {d:String} AND name = 'audit_log'",
-                              {"d": database}).rows[0][0]
+        engines = opened.query("SELECT name, engine_full FROM system.tables WHERE database = {d:String}",
+                               {"d": database}).rows
         opened.close()
-        return str(engine)
+        return {str(name): str(engine) for name, engine in engines}
 
-    assert "toIntervalDay(2192)" in ttl(2192)
-    assert "toIntervalDay(30)" in ttl(30)  # changed after the table was made: applied at the next start
+    defaults = ttls()
+    for table, days in {"incidents": 730, "links": 730, "series": 730, "dead_letters": 30, "sink_rejects": 30,
+                        "retailer_feedback": 365, "alerts": 2192, "audit_log": 2192}.items():
+        assert f"toIntervalDay({days})" in defaults[table], (table, defaults[table])
+    changed = ttls(audit=30, dead_letters=7, alerts=3000)  # changed after the tables were made: applied at the start
+    assert "toIntervalDay(30)" in changed["audit_log"]
+    assert "toIntervalDay(7)" in changed["dead_letters"] and "toIntervalDay(7)" in changed["sink_rejects"]
+    assert "toIntervalDay(3000)" in changed["alerts"] and "toIntervalDay(730)" in changed["incidents"]
     ClickHouseStore(f"chdb://{chdb_dir}", database).command(f"DROP DATABASE `{database}`")

@@ -93,3 +93,4 @@ def test_a_refused_login_setting_is_one_clear_error_not_a_traceback(monkeypatch:
             get_settings()
     finally:
         get_settings.cache_clear()
+
