@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import ipaddress
 import json
 import os
 import secrets
@@ -267,8 +268,6 @@ def _make_tls(tls_dir: Path) -> None:
                    .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=825))
                    .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
         if not ca:
-            import ipaddress
-
             builder = builder.add_extension(x509.SubjectAlternativeName(
                 [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         return builder.sign(signer, hashes.SHA256())
