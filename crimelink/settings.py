@@ -72,6 +72,20 @@ class KafkaSettings(_Group):
     cert_file: Path | None = _var("KAFKA_CERT_FILE", None, "PEM client certificate, for brokers that ask for one.")
     key_file: Path | None = _var("KAFKA_KEY_FILE", None, "PEM private key of the client certificate.")
 
+    _LOGIN: ClassVar[tuple[str, ...]] = ("bootstrap", "security_protocol", "sasl_mechanism", "username", "password",
+                                         "ca_file", "cert_file", "key_file")
+
+    def with_login(self, login: dict[str, Any]) -> KafkaSettings:
+        """These settings with another address and login (fields as ``crimelink broker start`` records them), checked
+        as the environment's would be."""
+        return KafkaSettings(**{**self.model_dump(), **login})
+
+    def login_environment(self) -> dict[str, str]:
+        """The ``CRIMELINK_KAFKA_*`` variables that give a child process this address and login."""
+        values = {name: getattr(self, name) for name in self._LOGIN}
+        return {f"CRIMELINK_KAFKA_{name.upper()}": value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+                for name, value in values.items() if value not in (None, "")}
+
     @property
     def uses_sasl(self) -> bool:
         return self.security_protocol.startswith("SASL_")
@@ -422,8 +436,7 @@ class Settings(_Group):
             return self.kafka
         try:
             recorded = json.loads(self.broker_state_file.read_text())
-            return self.kafka.model_copy(update={"bootstrap": str(recorded["bootstrap"]),
-                                                 **_recorded_security(recorded.get("client") or {})})
+            return self.kafka.with_login({"bootstrap": str(recorded["bootstrap"]), **(recorded.get("client") or {})})
         except (FileNotFoundError, KeyError, ValueError, TypeError):
             return self.kafka.model_copy(update={"bootstrap": "127.0.0.1:9092"})
 
@@ -449,17 +462,6 @@ class Settings(_Group):
         """A copy with some fields of some groups changed: ``settings.replace(web={"port": 8080})``."""
         changed = {name: getattr(self, name).model_copy(update=fields) for name, fields in groups.items()}
         return self.model_copy(update=changed)
-
-
-def _recorded_security(client: dict[str, Any]) -> dict[str, Any]:
-    """The client fields ``crimelink broker start --secure`` records, typed as the settings hold them."""
-    typed: dict[str, Any] = {name: client[name] for name in ("security_protocol", "sasl_mechanism", "username")
-                             if name in client}
-    if "password" in client:
-        typed["password"] = SecretStr(str(client["password"]))
-    if "ca_file" in client:
-        typed["ca_file"] = Path(client["ca_file"])
-    return typed
 
 
 def variables(settings: BaseSettings) -> list[tuple[str, str, str]]:

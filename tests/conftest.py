@@ -25,7 +25,7 @@ from crimelink.cli.query_client import run_query
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.settings import ClickHouseSettings, ClientSettings, KafkaSettings, Settings, WebSettings
 from crimelink.sinks.clickhouse import ClickHouseStore, QueryResult
-from crimelink.streams.kafka_auth import Broker, address, client_options
+from crimelink.streams.kafka_auth import Broker, client_options
 from crimelink.streams.kafka_io import declare_topics
 from crimelink.streams.topics import TopicNames
 
@@ -78,15 +78,7 @@ def kafka_broker(request: pytest.FixtureRequest) -> Broker:
 
 def kafka_env(broker: Broker) -> dict[str, str]:
     """The environment a crimelink process needs to log in to ``broker``."""
-    if isinstance(broker, str):
-        return {"CRIMELINK_KAFKA_BOOTSTRAP": broker}
-    env = {"CRIMELINK_KAFKA_BOOTSTRAP": broker.bootstrap, "CRIMELINK_KAFKA_SECURITY_PROTOCOL": broker.security_protocol,
-           "CRIMELINK_KAFKA_SASL_MECHANISM": broker.sasl_mechanism, "CRIMELINK_KAFKA_USERNAME": broker.username}
-    if broker.password:
-        env["CRIMELINK_KAFKA_PASSWORD"] = broker.password.get_secret_value()
-    if broker.ca_file:
-        env["CRIMELINK_KAFKA_CA_FILE"] = str(broker.ca_file)
-    return env
+    return {"CRIMELINK_KAFKA_BOOTSTRAP": broker} if isinstance(broker, str) else broker.login_environment()
 
 
 class RunningWorker:
@@ -127,9 +119,9 @@ class RunningWorker:
     def as_user(self, name: str, justification: str = "pytest: checking the pipeline") -> Settings:
         """Settings of a client command run by one of the test users (analyst, admin, kent-liaison, quikmart-dev)."""
         return Settings(
-            home=self.home, kafka=KafkaSettings(bootstrap=address(self.bootstrap_address)).model_copy(update={
-                **(self.bootstrap_address.model_dump() if isinstance(self.bootstrap_address, KafkaSettings) else {}),
-                "topic_prefix": self.env["CRIMELINK_TOPIC_PREFIX"]}),
+            home=self.home, kafka=(self.bootstrap_address if isinstance(self.bootstrap_address, KafkaSettings)
+                                   else KafkaSettings(bootstrap=self.bootstrap_address)).model_copy(
+                update={"topic_prefix": self.env["CRIMELINK_TOPIC_PREFIX"]}),
             web=WebSettings(port=self.web_port), clickhouse=ClickHouseSettings(dsn=self.env["CRIMELINK_CLICKHOUSE_DSN"]),
             client=ClientSettings(token=self.tokens[name], justification=justification),
         )

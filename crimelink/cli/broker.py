@@ -141,10 +141,6 @@ class LocalBroker:
         return {"bootstrap": self.bootstrap, "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
                 "username": user, "password": self.passwords()[user], "ca_file": str(self.ca_file)}
 
-    def client_env(self, user: str = SERVICE_USER) -> dict[str, str]:
-        """The same, as the ``CRIMELINK_KAFKA_*`` variables a child process reads."""
-        return {f"CRIMELINK_KAFKA_{name.upper()}": str(value) for name, value in self.client(user).items()}
-
     def _java(self, *args: str) -> list[str]:
         java = shutil.which("java") or "java"
         return [java, "-cp", f"{self.libs}/*", *args]

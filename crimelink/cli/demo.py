@@ -110,7 +110,8 @@ def run_demo(*, rate: float, keep: bool, secure: bool = False) -> None:
         broker.start()
         console.print(f"Kafka broker up at {broker.bootstrap} ({'SASL_SSL, SCRAM logins, ACLs' if secure else 'PLAINTEXT'}) "
                       f"in {time.monotonic() - started:.1f}s")
-        env |= broker.client_env()
+        login = settings.kafka.with_login(broker.client())
+        env |= login.login_environment()
         (settings.home / "worker.json").write_text(json.dumps({"web_url": web_url, "home": str(home)}))
         worker = WorkerProcess(env, home / "worker.log", web_url)
         console.print("Starting the worker (normalise → crime-number gate → correlation → ClickHouse)…")
@@ -143,7 +144,7 @@ def run_demo(*, rate: float, keep: bool, secure: bool = False) -> None:
         console.print(f"  export RETAILER_TOKEN={retailer_token}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"  curl -s -H \"Authorization: Bearer $RETAILER_TOKEN\" \"{gateway_url}/v1/backlog?limit=5\"",
                       markup=False, highlight=False, soft_wrap=True)
-        feeder = threading.Thread(target=_feed, args=(broker.client(), rate, stop, published, sender), daemon=True)
+        feeder = threading.Thread(target=_feed, args=(login, rate, stop, published, sender), daemon=True)
         feeder.start()
         with Live(_view(None, 0, web_url), console=console, refresh_per_second=1) as live:
             while True:
@@ -168,7 +169,7 @@ def run_demo(*, rate: float, keep: bool, secure: bool = False) -> None:
         signal.signal(signal.SIGTERM, previous_term)
 
 
-def _feed(login: dict[str, Any], rate: float, stop: threading.Event, published: list[int], sender: GatewayClient) -> None:
+def _feed(login: KafkaSettings, rate: float, stop: threading.Event, published: list[int], sender: GatewayClient) -> None:
     from datetime import UTC, datetime, timedelta
 
     from crimelink.cli.publish import publish_simulation
@@ -180,8 +181,8 @@ def _feed(login: dict[str, Any], rate: float, stop: threading.Event, published: 
 
     # Organised groups hidden in the live feed: two travelling teams, a steal-to-order team, a local
     # offender and look-alikes, reported over the last fortnight (retailers often report late).
-    settings = get_settings()  # the demo's broker and its service login, whatever the shell's CRIMELINK_KAFKA_* say
-    settings = settings.model_copy(update={"kafka": KafkaSettings(**{**settings.kafka.model_dump(), **login})})
+    # the demo's broker and its service login, whatever the shell's CRIMELINK_KAFKA_* say
+    settings = get_settings().model_copy(update={"kafka": login})
     scenario = OrcScenario(StoreRegistry.load(settings.stores_file), seed=int(time.time()) % 1000, days=14,
                            background=0, travelling=2,
                            steal_to_order=1, local=1, lookalikes=4, start=datetime.now(UTC) - timedelta(days=15))

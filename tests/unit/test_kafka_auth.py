@@ -94,3 +94,15 @@ def test_a_refused_login_setting_is_one_clear_error_not_a_traceback(monkeypatch:
     finally:
         get_settings.cache_clear()
 
+
+
+def test_a_login_handed_to_a_child_process_reads_back_the_same(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    login = KafkaSettings(**SASL, sasl_mechanism="SCRAM-SHA-256", ca_file=tmp_path / "ca.pem")
+    environment = login.login_environment()
+    assert environment["CRIMELINK_KAFKA_PASSWORD"] == "s3cret" and "CRIMELINK_KAFKA_CERT_FILE" not in environment
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    read = KafkaSettings()
+    assert (read.bootstrap, read.security_protocol, read.sasl_mechanism, read.username, read.ca_file) \
+        == (login.bootstrap, "SASL_SSL", "SCRAM-SHA-256", "crimelink", tmp_path / "ca.pem")
+    assert read.password is not None and read.password.get_secret_value() == "s3cret"
