@@ -150,8 +150,10 @@ def test_a_row_the_store_refuses_is_set_aside_and_the_rest_is_stored(start_worke
         publisher.send(topic, b"{not json", key=b"same-partition")
         for number in range(20, 40):
             publisher.send(topic, checked(number), key=b"same-partition")
-    wait_until(lambda: worker.scalar("SELECT count() FROM incidents WHERE incident_id LIKE 'SR-%'") == 40, timeout=60,
-               message="the 40 good rows around the two bad ones stored")
+    # The sink stores a round's good rows first and its refused ones after, so wait for both.
+    wait_until(lambda: worker.scalar("SELECT count() FROM incidents WHERE incident_id LIKE 'SR-%'") == 40
+               and worker.scalar("SELECT count() FROM sink_rejects") >= 2, timeout=60,
+               message="the 40 good rows around the two bad ones stored, and the two set aside")
     rejects = worker.query("SELECT `table`, topic, `offset`, error, payload FROM sink_rejects ORDER BY `offset`").rows
     assert [(row[0], row[1]) for row in rejects] == [("incidents", topic), ("incidents", topic)]
     assert rejects[1][2] == rejects[0][2] + 1  # the offsets to replay from
