@@ -10,6 +10,7 @@ is handed the settings it needs.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +23,10 @@ from crimelink.errors import ConfigurationError
 
 __all__ = ["Settings", "KafkaSettings", "IntakeSettings", "ClickHouseSettings", "GateSettings", "LinkageSettings", "SinkSettings",
            "WebSettings", "QuerySettings", "AccessSettings", "ClientSettings", "WorkerSettings", "GatewaySettings",
-           "get_settings"]
+           "get_settings", "RETAILER_ID"]
+
+RETAILER_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+"""A retailer's id: a lower-case slug, safe in a topic name, a Kafka principal and an ACL prefix."""
 
 
 def _var(name: str, default: Any = ..., description: str = "", **constraints: Any) -> Any:
@@ -52,6 +56,13 @@ class KafkaSettings(_Group):
                                     "Hours the topics retailers write (raw records, crime-number updates) keep them: "
                                     "long enough to replay a worker outage, no longer.", ge=1)
     topic_partitions: int = _var("TOPIC_PARTITIONS", 4, "Partitions for topics crimelink creates.", ge=1)
+    retailer_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="CRIMELINK_KAFKA_RETAILER_CHANNELS",
+        description="Retailers that write to Kafka with their own login, comma-separated: each gets topics of its own "
+                    "(<prefix>retailer.<id>.raw.<format>, <prefix>retailer.<id>.crime-number-updates), and what "
+                    "arrives there is taken as that retailer's, whatever the record says. Empty: retailers submit "
+                    "through the gateway.",
+    )
     app_id: str = _var("APP_ID", "crimelink", "Faust application id (consumer group and table prefix).")
     fetch_max_wait_ms: int = _var(
         "FETCH_MAX_WAIT_MS", 20,
@@ -105,6 +116,20 @@ class KafkaSettings(_Group):
             raise ValueError(f"CA or client certificate files are set, but CRIMELINK_KAFKA_SECURITY_PROTOCOL="
                              f"{self.security_protocol} does not use TLS (SSL or SASL_SSL)")
         return self
+
+    @field_validator("retailer_channels", mode="before")
+    @classmethod
+    def _channels(cls, value: object) -> object:
+        return [name.strip() for name in value.split(",") if name.strip()] if isinstance(value, str) else value
+
+    @field_validator("retailer_channels")
+    @classmethod
+    def _channels_are_retailer_ids(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not RETAILER_ID.fullmatch(name)]
+        if bad:
+            raise ValueError(f"retailer ids are lower-case letters, digits and '-' (a topic name and an ACL prefix "
+                             f"are made of them): {', '.join(map(repr, bad))}")
+        return sorted(set(value))
 
     @field_validator("topic_prefix")
     @classmethod

@@ -54,6 +54,8 @@ class Case(_Model):
     descriptions: list[CaseDescription] = Field(default_factory=list)
     vehicles: list[CaseVehicle] = Field(default_factory=list)
     crime_number: str | None = None
+    crime_number_source: str = ""  # retailer-report or retailer-update (crimelink.schemas.incident.CrimeNumberSource)
+    crime_number_via: str = ""  # the update's message and sender, when it came in one
     eligibility: str
     eligibility_reason: str = ""
     # Scoring's precomputed view of this case (sets and tuples), built once, when the case is indexed or first scored.
@@ -76,6 +78,7 @@ class Case(_Model):
             vehicles=[CaseVehicle(registration=v.registration, valid=v.registration_valid, make=v.make, model=v.model,
                                   colour=v.colour) for v in incident.vehicles],
             crime_number=reference.normalised or reference.raw, eligibility=incident.eligibility.value,
+            crime_number_source=reference.source.value if reference.raw else "", crime_number_via=reference.via,
             eligibility_reason=incident.eligibility_reason,
         )
 

@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 __all__ = [
+    "CrimeNumberSource",
     "SCHEMA_VERSION",
     "Eligibility",
     "CrimeNumberStatus",
@@ -66,6 +67,13 @@ class CrimeNumberStatus(StrEnum):
     INVALID = "invalid"
     INCIDENT_NUMBER = "incident_number"
     MISSING = "missing"
+
+
+class CrimeNumberSource(StrEnum):
+    """Where an incident's crime number came from: the record that reported it, or a later crime-number update."""
+
+    REPORT = "retailer-report"
+    UPDATE = "retailer-update"
 
 
 class Store(_Model):
@@ -136,6 +144,10 @@ class CrimeReference(_Model):
     normalised: str | None = Field(None, description="The reference in the force's canonical form, if valid.")
     status: CrimeNumberStatus = Field(description="valid, invalid, incident_number, missing (unchecked before the gate).")
     reason: str = Field("", description="Why the reference has that status, in words a retailer can act on.")
+    source: CrimeNumberSource = Field(CrimeNumberSource.REPORT, description="Where the crime number came from.")
+    via: str = Field("", description="The message that carried it (topic/partition/offset) and, for an update, who sent "
+                                     "it (its Kafka channel's owner, or crimelink's own login for the gateway's); empty: "
+                                     "the incident's own record.")
 
 
 class SourcePosition(_Model):

@@ -17,7 +17,7 @@ from crimelink.errors import BrokerError, ConfigurationError
 from crimelink.streams.kafka_auth import Broker, address, client_options
 
 __all__ = ["declare_topics", "check_partitions", "delete_topics", "carry_offsets", "remove_static_members", "Publisher",
-           "read_topic", "wait_for_broker"]
+           "read_topic", "wait_for_broker", "grant_service_acls", "grant_retailer_channel", "retailer_user"]
 
 T = TypeVar("T")
 
@@ -224,3 +224,39 @@ def grant_service_acls(admin_login: Broker, principal: str) -> None:
         result = admin.create_acls(acls)
     if result.get("failed"):
         raise BrokerError(f"granting {principal} its ACLs on {address(admin_login)} failed: {result['failed']}")
+
+
+def retailer_user(retailer: str) -> str:
+    """The Kafka login (SCRAM user, ACL principal ``User:<it>``) a retailer writes its own channel with."""
+    return f"retailer-{retailer}"
+
+
+def grant_retailer_channel(admin_login: Broker, channel_prefix: str, retailer: str, password: str,
+                           mechanism: str = "SCRAM-SHA-512") -> str:
+    """Give ``retailer`` its login (created, or its password replaced) and WRITE on the topics under its channel's
+    prefix (``crimelink.streams.topics.RetailerChannel``), nothing else: no read, no other topic, no group. What the
+    worker reads from those topics is then that retailer's, whatever a record claims; returns the user name."""
+    from kafka.admin import (
+        ACL,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        ResourcePattern,
+        ResourceType,
+        UserScramCredentialUpsertion,
+    )
+
+    user = retailer_user(retailer)
+    write = ACL(principal=f"User:{user}", host="*", operation=ACLOperation.WRITE,
+                permission_type=ACLPermissionType.ALLOW,
+                resource_pattern=ResourcePattern(ResourceType.TOPIC, channel_prefix, ACLResourcePatternType.PREFIXED))
+    with _admin(admin_login, f"giving retailer {retailer} its Kafka login") as admin:
+        failed = {name: error for name, error in admin.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(user, mechanism.replace("-", "_"), password)]).items() if error}
+        result = admin.create_acls([write])
+    if failed:
+        raise BrokerError(f"creating the Kafka login {user} on {address(admin_login)} failed: {failed}")
+    if result.get("failed"):
+        raise BrokerError(f"granting {user} WRITE on {channel_prefix}* on {address(admin_login)} failed: "
+                          f"{result['failed']}")
+    return user

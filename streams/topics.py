@@ -18,9 +18,31 @@ from crimelink.settings import Settings
 if TYPE_CHECKING:
     from faust import TopicT
 
-__all__ = ["TopicNames", "FaustTopics", "faust_topics", "received_at", "AUDIT_TOPIC_RETENTION_DAYS"]
+__all__ = ["TopicNames", "RetailerChannel", "FaustTopics", "faust_topics", "received_at", "AUDIT_TOPIC_RETENTION_DAYS"]
 
 AUDIT_TOPIC_RETENTION_DAYS = 90
+
+
+@dataclass(frozen=True)
+class RetailerChannel:
+    """The topics one retailer writes with its own Kafka login, all under one prefix: a broker with ACLs gives the
+    retailer's principal WRITE on that prefix and nothing else (``crimelink.streams.kafka_io.grant_retailer_channel``),
+    so what is read from them is the retailer's whatever a record claims."""
+
+    retailer: str
+    prefix: str  # <topic prefix>retailer.<id>.
+    raw: dict[str, str]  # feed format -> topic
+    crime_number_updates: str
+
+    @staticmethod
+    def prefix_of(topic_prefix: str, retailer: str) -> str:
+        return f"{topic_prefix}retailer.{retailer}."
+
+    @classmethod
+    def of(cls, topic_prefix: str, retailer: str, formats: list[str]) -> RetailerChannel:
+        prefix = cls.prefix_of(topic_prefix, retailer)
+        return cls(retailer, prefix, {name: f"{prefix}raw.{name}" for name in formats},
+                   f"{prefix}crime-number-updates")
 
 
 class TopicNames:
@@ -28,7 +50,15 @@ class TopicNames:
 
     def __init__(self, settings: Settings) -> None:
         prefix = settings.kafka.topic_prefix
-        self.raw: dict[str, str] = {name: f"{prefix}raw.{name}" for name in sorted(adapters())}
+        formats = sorted(adapters())
+        self.raw: dict[str, str] = {name: f"{prefix}raw.{name}" for name in formats}  # written by crimelink's own login
+        self.channels: dict[str, RetailerChannel] = {  # written by each retailer's own login
+            retailer: RetailerChannel.of(prefix, retailer, formats) for retailer in settings.kafka.retailer_channels}
+        self._topic_prefix = prefix
+        self._feeds = {topic: name for name, topic in self.raw.items()} | {  # raw topic -> feed format, read per record
+            topic: name for channel in self.channels.values() for name, topic in channel.raw.items()}
+        self._owners = {topic: channel.retailer for channel in self.channels.values()  # channel topic -> its retailer
+                        for topic in (*channel.raw.values(), channel.crime_number_updates)}
         self.normalised = f"{prefix}incidents.normalised"
         self.checked = f"{prefix}incidents.checked"
         self.dead_letters = f"{prefix}deadletter"
@@ -45,12 +75,28 @@ class TopicNames:
         self._raw_ms = settings.kafka.raw_retention_hours * 3_600_000
         self._dead_letters_ms = settings.clickhouse.dead_letter_retention_days * 86_400_000
 
+    def channel(self, retailer: str) -> RetailerChannel:
+        """A retailer's channel, configured or not (what its ACLs and a retailer's own client name)."""
+        return self.channels.get(retailer) or RetailerChannel.of(self._topic_prefix, retailer, sorted(self.raw))
+
+    def raw_topics(self) -> list[str]:
+        """Every topic feed records arrive on: crimelink's own, then each retailer channel's."""
+        return [*self.raw.values(), *(topic for channel in self.channels.values() for topic in channel.raw.values())]
+
+    def update_topics(self) -> list[str]:
+        """Every topic crime-number updates arrive on."""
+        return [self.crime_number_updates, *(channel.crime_number_updates for channel in self.channels.values())]
+
     def feed_of(self, topic: str) -> str | None:
         """The feed format a raw topic carries."""
-        return next((name for name, raw_topic in self.raw.items() if raw_topic == topic), None)
+        return self._feeds.get(topic)
+
+    def channel_of(self, topic: str) -> str | None:
+        """The retailer whose own channel ``topic`` is; None for crimelink's own topics (the gateway's, the demo's)."""
+        return self._owners.get(topic)
 
     def all(self) -> list[str]:
-        return [*self.raw.values(), self.normalised, self.checked, self.dead_letters, self.crime_number_updates,
+        return [*self.raw_topics(), self.normalised, self.checked, self.dead_letters, *self.update_topics(),
                 self.gate_commands, self.feedback, self.correlation_in, self.links, self.series, self.alerts, self.audit,
                 self.gateway_answers]
 
@@ -70,7 +116,7 @@ class TopicNames:
             return {"cleanup.policy": "compact,delete", "retention.ms": str(self._answers_ms)}
         if name == self.audit:
             return {"retention.ms": str(AUDIT_TOPIC_RETENTION_DAYS * 86_400_000)}
-        if name in self.raw.values() or name == self.crime_number_updates:
+        if name in self.raw_topics() or name in self.update_topics():
             return {"message.timestamp.type": "LogAppendTime", "retention.ms": str(self._raw_ms)}
         if name == self.dead_letters:
             return {"retention.ms": str(self._dead_letters_ms)}
@@ -106,8 +152,8 @@ def faust_topics(app: Any, names: TopicNames) -> FaustTopics:
                          **options)
 
     return FaustTopics(
-        raw=as_bytes(*names.raw.values()),
-        crime_number_updates=as_bytes(names.crime_number_updates),
+        raw=as_bytes(*names.raw_topics()),
+        crime_number_updates=as_bytes(*names.update_topics()),
         gate_input=as_bytes(names.normalised, names.gate_commands),
         correlation_in=as_bytes(names.correlation_in, partitions=1),
     )

@@ -121,7 +121,9 @@ class RunningWorker:
         return Settings(
             home=self.home, kafka=(self.bootstrap_address if isinstance(self.bootstrap_address, KafkaSettings)
                                    else KafkaSettings(bootstrap=self.bootstrap_address)).model_copy(
-                update={"topic_prefix": self.env["CRIMELINK_TOPIC_PREFIX"]}),
+                update={"topic_prefix": self.env["CRIMELINK_TOPIC_PREFIX"],
+                        "retailer_channels": sorted(filter(None, self.env.get("CRIMELINK_KAFKA_RETAILER_CHANNELS",
+                                                                              "").split(",")))}),
             web=WebSettings(port=self.web_port), clickhouse=ClickHouseSettings(dsn=self.env["CRIMELINK_CLICKHOUSE_DSN"]),
             client=ClientSettings(token=self.tokens[name], justification=justification),
         )

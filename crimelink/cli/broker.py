@@ -134,6 +134,22 @@ class LocalBroker:
             _write_private(stored, json.dumps({user: secrets.token_urlsafe(24) for user in _USERS}))
         return dict(json.loads(stored.read_text()))
 
+    def add_retailer(self, retailer: str, topic_prefix: str = "crimelink.") -> str:
+        """Give ``retailer`` a login of its own on this (secured, running) broker, allowed to write its channel and
+        nothing else; its password is kept with the others. Returns the user name (:meth:`client` logs in as it)."""
+        from crimelink.settings import KafkaSettings
+        from crimelink.streams.kafka_io import grant_retailer_channel, retailer_user
+        from crimelink.streams.topics import RetailerChannel
+
+        if not self.secure:
+            raise BrokerStartError("a retailer's own login needs the secured broker (broker start --secure)")
+        user = retailer_user(retailer)
+        passwords = self.passwords()
+        password = passwords.setdefault(user, secrets.token_urlsafe(24))
+        _write_private(self.data_dir / "credentials.json", json.dumps(passwords))
+        return grant_retailer_channel(KafkaSettings(**self.client("admin")), RetailerChannel.prefix_of(topic_prefix, retailer),
+                                      retailer, password)
+
     def client(self, user: str = SERVICE_USER) -> dict[str, Any]:
         """The Kafka settings' fields a client needs to log in as ``user`` (PLAINTEXT when not secured)."""
         if not self.secure:

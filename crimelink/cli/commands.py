@@ -90,6 +90,37 @@ def broker_start(secure: bool) -> None:
         click.echo(f"  login for crimelink's commands recorded in {state}; CA certificate {local.ca_file}")
 
 
+@broker.command("add-retailer")
+@click.argument("retailer")
+def broker_add_retailer(retailer: str) -> None:
+    """Give RETAILER a Kafka login of its own on the secured local broker, allowed to write its own channel only.
+
+    Its login is written to a file only you can read; add RETAILER to CRIMELINK_KAFKA_RETAILER_CHANNELS and restart
+    the worker so that it reads the channel."""
+    from crimelink.cli.broker import LocalBroker
+    from crimelink.streams.topics import RetailerChannel
+
+    settings = get_settings()
+    state = settings.broker_state_file
+    recorded = json.loads(state.read_text()) if state.exists() else {}
+    if recorded.get("client", {}).get("security_protocol") != "SASL_SSL":
+        raise click.ClickException("no secured local broker is recorded; run 'crimelink broker start --secure' first "
+                                   "(on a broker of your own, grant the same ACL: docs/kafka-security.md)")
+    local = LocalBroker(libs=Path(), data_dir=Path(recorded["data_dir"]), port=int(recorded["bootstrap"].rsplit(":", 1)[1]),
+                        secure=True)
+    user = local.add_retailer(_retailer_id(retailer), settings.kafka.topic_prefix)
+    login = settings.home / "kafka" / f"{user}.env"
+    login.write_text("".join(f"{name}={value}\n" for name, value in settings.kafka.with_login(local.client(user))
+                             .login_environment().items()))
+    login.chmod(0o600)
+    click.echo(f"Kafka login {user} may write {RetailerChannel.prefix_of(settings.kafka.topic_prefix, retailer)}* and "
+               "nothing else; "
+               f"its settings are in {login}")
+    if retailer not in settings.kafka.retailer_channels:
+        click.echo(f"  the worker reads the channel once CRIMELINK_KAFKA_RETAILER_CHANNELS includes {retailer} "
+                   "(restart it)")
+
+
 @broker.command("stop")
 def broker_stop() -> None:
     """Stop the local broker recorded by 'crimelink broker start'."""
@@ -319,7 +350,10 @@ def validate(path: Path, feed_format: str, quiet: bool) -> None:
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "feed_format", required=True, help="Feed format (adapter) name, e.g. bcp_csv.")
-def ingest(path: Path, feed_format: str) -> None:
+@click.option("--channel", "channel", default=None, metavar="RETAILER",
+              help="Write to RETAILER's own topics, as a retailer's own Kafka login must (CRIMELINK_KAFKA_RETAILER_"
+                   "CHANNELS); records there naming another retailer are refused.")
+def ingest(path: Path, feed_format: str, channel: str | None) -> None:
     """Stream a feed file (JSON Lines, JSON array or CSV export) into its raw topic, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -329,7 +363,8 @@ def ingest(path: Path, feed_format: str) -> None:
     from crimelink.streams.topics import TopicNames
 
     settings = get_settings()
-    topic = TopicNames(settings).raw.get(feed_format)
+    names = TopicNames(settings)
+    topic = (names.channel(_retailer_id(channel)).raw if channel else names.raw).get(feed_format)
     if topic is None:
         from crimelink.intake.feeds import adapter_for
 
@@ -337,6 +372,7 @@ def ingest(path: Path, feed_format: str) -> None:
     total = count_records(path, feed_format)
     sent = 0
     unsendable: list[str] = []
+    refused: list[Exception] = []  # what the broker refused (a login without WRITE on the topic, say)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Publisher(settings.effective_kafka) as publisher, Progress(*columns) as progress:
         task = progress.add_task(f"{path.name} -> {topic}", total=total)
@@ -344,9 +380,13 @@ def ingest(path: Path, feed_format: str) -> None:
             if record.problem is not None:  # the broker would refuse it, or the worker could not read it
                 unsendable.append(f"line {record.line}: {record.problem.problem}: {record.problem.message}")
             else:
-                publisher.send(str(topic), record.payload, key=f"{path.name}:{record.line}".encode())
+                publisher.send(str(topic), record.payload,
+                               key=f"{path.name}:{record.line}".encode()).add_errback(refused.append)
                 sent += 1
             progress.update(task, advance=1)
+    if refused:
+        raise click.ClickException(f"the broker refused {len(refused)} of {sent} record(s) sent to {topic}: "
+                                   f"{_broker_refusal(refused[0])}")
     click.echo(f"sent {sent} record(s) from {path} to {topic} at {settings.effective_kafka_bootstrap}")
     if unsendable:
         listed = "\n  ".join(terminal_text(line) for line in unsendable[:20])
@@ -355,13 +395,33 @@ def ingest(path: Path, feed_format: str) -> None:
                                    f"  {listed}{more}")
 
 
+def _retailer_id(retailer: str) -> str:
+    from crimelink.settings import RETAILER_ID
+
+    if not RETAILER_ID.fullmatch(retailer):
+        raise click.BadParameter(f"{retailer!r} is not a retailer id (lower-case letters, digits and '-')")
+    return retailer
+
+
+def _broker_refusal(error: BaseException) -> str:
+    """A broker's refusal in words, with what to do about the usual one."""
+    text = f"{type(error).__name__}: {error}"
+    if "Authorization" in text:
+        return (f"{text}. This Kafka login may not write there: a retailer's own login writes only its own channel "
+                "(--channel / --own-channel), and crimelink's own topics take crimelink's login")
+    return text
+
+
 @main.command("crime-number")
 @click.argument("retailer")
 @click.argument("incident_id")
 @click.argument("crime_reference")
 @click.option("--force", "force_id", default=None, help="Issuing force id, when it is not the store's force.")
-def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id: str | None) -> None:
+@click.option("--own-channel", is_flag=True, help="Send on RETAILER's own topic, as a retailer's own Kafka login must.")
+def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id: str | None, own_channel: bool) -> None:
     """Send a crime-number update for an incident already reported (what a retailer's system does)."""
+    from kafka.errors import KafkaError
+
     from crimelink.schemas.outcomes import CrimeNumberUpdate
     from crimelink.streams.kafka_io import Publisher
     from crimelink.streams.topics import TopicNames
@@ -369,9 +429,13 @@ def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id
     settings = get_settings()
     update = CrimeNumberUpdate(retailer=retailer, incident_id=incident_id, crime_reference=crime_reference,
                                force_id=force_id)
-    topic = TopicNames(settings).crime_number_updates
+    names = TopicNames(settings)
+    topic = names.channel(_retailer_id(retailer)).crime_number_updates if own_channel else names.crime_number_updates
     with Publisher(settings.effective_kafka) as publisher:
-        publisher.send(topic, update.model_dump_json().encode(), key=update.key.encode())
+        try:
+            publisher.send(topic, update.model_dump_json().encode(), key=update.key.encode()).get(timeout=30)
+        except KafkaError as error:
+            raise click.ClickException(f"the broker refused the update on {topic}: {_broker_refusal(error)}") from None
     click.echo(f"sent crime number {crime_reference!r} for {update.key} to {topic}")
 
 

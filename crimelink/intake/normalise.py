@@ -22,13 +22,20 @@ from crimelink.schemas.incident import CrimeNumberStatus, CrimeReference, Incide
 from crimelink.schemas.outcomes import DeadLetter, Reason
 from crimelink.schemas.reference import forces
 
-__all__ = ["RawRecord", "Normaliser", "DEAD_LETTER_PAYLOAD_BYTES"]
+__all__ = ["RawRecord", "Normaliser", "DEAD_LETTER_PAYLOAD_BYTES", "retailer_mismatch"]
 
 DEAD_LETTER_PAYLOAD_BYTES = 128 * 1024
 """The most of a refused record a dead letter keeps: escaped as JSON (up to six bytes a byte), it still fits one Kafka
 message. Larger records were dead letters the broker refused, so they were lost."""
 
 log = logging.getLogger(__name__)
+
+
+def retailer_mismatch(channel: str, claimed: str) -> Reason:
+    """Why a record or an update on one retailer's own topic that names another retailer is refused."""
+    return Reason(field="retailer", problem="retailer-mismatch", value=claimed[:64],
+                  message=f"this arrived on {channel}'s own topic, which carries only {channel}'s records and updates, "
+                          f"but names retailer {claimed[:64]!r}; send each retailer's data with that retailer's login")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,7 @@ class RawRecord:
     partition: int
     offset: int
     received_at: datetime
+    channel: str | None = None  # the retailer whose own topic this came from; None: crimelink's own (the gateway's)
 
 
 class Normaliser:
@@ -75,6 +83,8 @@ class Normaliser:
         unreadable_text = text_reasons(record.payload)
         if unreadable_text:
             raise RecordRejected(unreadable_text)
+        if record.channel is not None and draft.retailer != record.channel:
+            raise RecordRejected([retailer_mismatch(record.channel, draft.retailer)])
         # The event times the correlator's window runs on; reported_at is the retailer's own note and not checked.
         out_of_window = self._window.reasons({"occurred.start": draft.occurred_start, "occurred.end": draft.occurred_end},
                                              record.received_at)
@@ -124,6 +134,8 @@ class Normaliser:
         retailer = incident_id = None
         with contextlib.suppress(FeedError):
             retailer, incident_id = adapter_for(record.feed_format).identify(record.payload)
+        if record.channel is not None:  # the channel's owner sent it, and hears about it, whatever it claims
+            retailer = record.channel
         payload = record.payload
         if len(payload) > DEAD_LETTER_PAYLOAD_BYTES:  # the dead letter must fit one Kafka message, escaped as JSON
             payload = payload[:DEAD_LETTER_PAYLOAD_BYTES]

@@ -20,7 +20,9 @@ def _incident_entry(case: Case) -> dict[str, Any]:
         "key": case.key, "retailer": case.retailer, "incident_id": case.incident_id, "revision": case.revision,
         "occurred_at": case.start.isoformat(), "store": case.store_name, "force_id": case.force_id,
         "force": forces()[case.force_id].name if case.force_id in forces() else case.force_id,
-        "region_id": case.region_id, "crime_number": case.crime_number, "eligibility": case.eligibility,
+        "region_id": case.region_id, "crime_number": case.crime_number,
+        "crime_number_source": case.crime_number_source, "crime_number_via": case.crime_number_via,
+        "eligibility": case.eligibility,
         "eligibility_reason": case.eligibility_reason, "tactics": case.tactics, "goods": case.goods,
         "value_pence": case.value_pence, "offender_count": case.offender_count,
         "descriptions": [d.model_dump() for d in case.descriptions],
@@ -120,9 +122,22 @@ def _document(package: dict[str, Any]) -> list[tuple[str, Any]]:
     return blocks
 
 
+_SOURCES = {"retailer-report": "in the retailer's report", "retailer-update": "sent later by the retailer"}
+
+
+def _crime_number(entry: dict[str, Any]) -> str:
+    """The crime number and where it came from: a lead force asks whether the retailer reported it or added it."""
+    number = entry["crime_number"]
+    if not number:
+        return "-"
+    source = _SOURCES.get(entry.get("crime_number_source", ""), "")
+    via = f", {entry['crime_number_via']}" if entry.get("crime_number_via") else ""
+    return f"{number} ({source}{via})" if source else number
+
+
 def _cells(entry: dict[str, Any], status: bool = False) -> list[str]:
     vehicles = ", ".join(v["registration"] or "?" for v in entry["vehicles"]) or "-"
-    middle = entry["eligibility"] if status else (entry["crime_number"] or "-")
+    middle = entry["eligibility"] if status else _crime_number(entry)
     return [entry["occurred_at"][:16], entry["force_id"], entry["store"], f"{entry['retailer']}/{entry['incident_id']}",
             middle, ", ".join(entry["tactics"]), _pounds(entry["value_pence"]), vehicles]
 

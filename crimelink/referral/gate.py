@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from crimelink.referral import crime_numbers
 from crimelink.referral.crime_numbers import RuleTable
 from crimelink.referral.deadlines import DeadlineIndex
-from crimelink.schemas.incident import CrimeNumberStatus, CrimeReference, Eligibility, Incident, UtcDatetime
+from crimelink.schemas.incident import CrimeNumberSource, CrimeNumberStatus, CrimeReference, Eligibility, Incident, UtcDatetime
 from crimelink.schemas.outcomes import CrimeNumberUpdate, DeadLetter, Feedback, FeedbackStatus
 from crimelink.schemas.stored import load_stored
 
@@ -37,7 +37,9 @@ _AWAITING = (Eligibility.PENDING, Eligibility.INVALID)
 
 def apply_gate(incident: Incident, rules: RuleTable | None = None, now: datetime | None = None) -> Incident:
     """The incident with its crime reference checked and its eligibility set."""
-    reference = crime_numbers.check(incident.crime_reference.force_id, incident.crime_reference.raw, rules)
+    given = incident.crime_reference
+    reference = crime_numbers.check(given.force_id, given.raw, rules).model_copy(
+        update={"source": given.source, "via": given.via})
     eligibility, reason = crime_numbers.eligibility_for(reference)
     return incident.model_copy(update={
         "crime_reference": reference, "eligibility": eligibility, "eligibility_reason": reason,
@@ -60,6 +62,7 @@ class HeldState(BaseModel):
     revision: int | None = None  # released: the revision that was released
     crime_reference: CrimeReference | None = None  # released: the valid reference that released it
     update: CrimeNumberUpdate | None = None  # parked only
+    update_via: str = ""  # parked only: the message that carried the update, and who sent it
 
 
 @dataclass
@@ -108,11 +111,13 @@ class CrimeNumberGate:
             return self._released_again(incident, state, now)
         return self._settle(key, apply_gate(incident, self._rules, now), state, now)
 
-    def on_update(self, update: CrimeNumberUpdate, now: datetime) -> GateOutcome:
+    def on_update(self, update: CrimeNumberUpdate, now: datetime, via: str = "") -> GateOutcome:
+        """``via``: the message that carried the update and who sent it, kept on the crime number it gives."""
         state = self.state(update.key)
         now = _not_before(now, state)
         if state is None or state.kind == "parked":  # the incident is not here yet: wait for it
-            self._keep(update.key, HeldState(kind="parked", since=now, deadline=now + self._early_update, update=update))
+            self._keep(update.key, HeldState(kind="parked", since=now, deadline=now + self._early_update, update=update,
+                                             update_via=via))
             return GateOutcome()
         if state.kind == "released" and state.since == now and state.crime_reference is not None \
                 and state.revision is not None:
@@ -134,7 +139,8 @@ class CrimeNumberGate:
                        "be referred", action="", at=now)])
         held = state.incident
         reference = held.crime_reference.model_copy(update={
-            "raw": update.crime_reference, "force_id": update.force_id or held.crime_reference.force_id})
+            "raw": update.crime_reference, "force_id": update.force_id or held.crime_reference.force_id,
+            "source": CrimeNumberSource.UPDATE, "via": via})
         updated = apply_gate(held.model_copy(update={"crime_reference": reference}), self._rules, now)
         return self._settle(update.key, updated, state, now)
 
@@ -192,7 +198,7 @@ class CrimeNumberGate:
         self._forget(incident.key)
         arrived = self._settle(incident.key, apply_gate(incident, self._rules, now), None, now)
         if arrived.checked[-1].eligibility in _AWAITING:
-            return self.on_update(parked.update, now)
+            return self.on_update(parked.update, now, parked.update_via)
         reference = arrived.checked[-1].crime_reference
         arrived.feedback.append(Feedback(
             retailer=incident.retailer, incident_id=incident.incident_id, status=FeedbackStatus.UPDATE_IGNORED,
@@ -210,7 +216,8 @@ class CrimeNumberGate:
             return GateOutcome([checked], [])
         if checked.eligibility in _AWAITING:
             reference = incident.crime_reference.model_copy(update={
-                "raw": state.crime_reference.raw, "force_id": state.crime_reference.force_id})
+                "raw": state.crime_reference.raw, "force_id": state.crime_reference.force_id,
+                "source": state.crime_reference.source, "via": state.crime_reference.via})
             checked = apply_gate(incident.model_copy(update={"crime_reference": reference}), self._rules, now)
         return GateOutcome([checked], [_feedback(checked, now)])
 

@@ -32,7 +32,8 @@ def row(incident: Row) -> list[Any]:
         [v["registration"] for v in incident["vehicles"] if v["registration"] and v["registration_valid"]],
         as_json(incident["vehicles"]), incident["violence"], incident["threats"], incident["weapon"],
         incident["cctv_available"], reference["force_id"], reference["raw"], reference["normalised"], reference["status"],
-        reference["reason"], incident["eligibility"], incident["eligibility_reason"], as_time(incident["pending_deadline"]),
+        reference["reason"], reference.get("source", "retailer-report"), reference.get("via", ""),
+        incident["eligibility"], incident["eligibility_reason"], as_time(incident["pending_deadline"]),
         as_time(incident["status_changed_at"]), incident["narrative"], incident["unmapped_codes"],
         as_time(incident["reported_at"]), as_time(incident["received_at"]), source["topic"], source["partition"],
         source["offset"],
@@ -78,6 +79,10 @@ TABLE = Table(
         Column("crime_ref_normalised", "Nullable(String)", "crime number in the force's canonical form, when valid"),
         Column("crime_ref_status", "LowCardinality(String)", "valid, invalid, incident_number or missing"),
         Column("crime_ref_reason", "String", "why the reference has that status"),
+        Column("crime_ref_source", "LowCardinality(String)", "where the crime number came from: retailer-report (the "
+                                                             "incident's record) or retailer-update"),
+        Column("crime_ref_via", "String", "the message that carried an update's crime number (topic/partition/offset) "
+                                          "and who sent it; empty for the record's own"),
         Column("eligibility", "LowCardinality(String)", "referable, pending, invalid or expired"),
         Column("eligibility_reason", "String", "why the incident has that eligibility"),
         Column("pending_deadline", "Nullable(DateTime64(3, 'UTC'))", "when a pending or invalid incident expires "

@@ -105,7 +105,8 @@ def _outcomes(gate: CrimeNumberGate, names: TopicNames, sent_incidents: SentEnve
             command = json.loads(value)
             if command["command"] == "update":
                 at = datetime.fromisoformat(command["at"]) if command.get("at") else now
-                yield gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), at)
+                via = f"{command['via']} from {command['sender']}" if command.get("via") else ""
+                yield gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), at, via)
             else:
                 yield gate.on_expire(command["key"], now)
             return

@@ -51,5 +51,6 @@ def install(app: Any, wiring: Wiring) -> Any:
 def _records(events: list[Any], names: TopicNames) -> list[RawRecord]:
     now = datetime.now(UTC)
     return [RawRecord(names.feed_of(event.message.topic) or "unknown", event.value or b"", event.message.topic,
-                      event.message.partition, event.message.offset, received_at(event.message, now))
+                      event.message.partition, event.message.offset, received_at(event.message, now),
+                      names.channel_of(event.message.topic))
             for event in events]

@@ -174,5 +174,5 @@ def take_over_intake_offsets(settings: Settings, *, in_intake_workers: bool) -> 
     earlier = f"{settings.kafka.app_id}-normaliser"  # the raw topics' group before the gate joined the intake workers
     taking_over, other = (intake_group, worker_group) if in_intake_workers else (worker_group, intake_group)
     names = TopicNames(settings)
-    topics = [*names.raw.values(), names.normalised, names.gate_commands, names.crime_number_updates]
+    topics = [*names.raw_topics(), names.normalised, names.gate_commands, *names.update_topics()]
     return carry_offsets(settings.effective_kafka, taking_over, [other, earlier], topics)

@@ -304,7 +304,8 @@ def test_evidence_outputs_keep_their_columns_and_neutralise_formulas(worker: Run
     for line in table_rows:
         assert len(re.split(r"(?<!\\)\|", line)) == 10, line  # 8 cells between 9 unescaped pipes
     forged = next(line for line in table_rows if "99/XX" in line)
-    assert re.split(r"(?<!\\)\|", forged)[5].strip() == "46/KT/000001/25"  # the real crime number, in its column
+    # the real crime number, in its column, with where it came from
+    assert re.split(r"(?<!\\)\|", forged)[5].strip() == "46/KT/000001/25 (in the retailer's report)"
     page = call(worker, f"/alerts/{alert_id}/evidence?why=pytest+output+safety", token="analyst").body.decode()
     for row in re.findall(r"<tr>(.*?)</tr>", page):
         if "GRP-" in row:

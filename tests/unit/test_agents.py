@@ -14,11 +14,12 @@ from crimelink.streams.engine.checkpoint import Output
 from tests.conftest import grocer_record
 
 
-def _intake_app(sent: list[Output]) -> CrimelinkApp:
+def _intake_app(sent: list[Output], retailer_channels: list[str] | None = None) -> CrimelinkApp:
     async def keep(output: Output) -> None:
         sent.append(output)
 
-    settings = Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1", topic_prefix="t.", topic_partitions=2),
+    settings = Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1", topic_prefix="t.", topic_partitions=2,
+                                            retailer_channels=retailer_channels or []),
                         worker=WorkerSettings(role="intake", batch_seconds=0.01))
     return create_app(settings, send=keep)
 
@@ -75,12 +76,37 @@ def test_crime_number_updates_become_gate_commands_or_dead_letters() -> None:
     [(key, command, _)] = records["t.gate.commands"]
     routed = json.loads(command)
     assert key == b"northway:NW-1" and routed.pop("at")  # when it was received: the gate decides it as of then
-    assert routed == {"command": "update", "update": {**update, "force_id": None}}
+    assert routed == {"command": "update", "update": {**update, "force_id": None},
+                      "via": "t.crime-number-updates/0/1", "sender": "kafka:crimelink"}  # kept on the crime number
     [(_, event, _)] = records["t.audit"]  # the alteration, in the same delivery as its command
     logged = json.loads(event)
     assert (logged["category"], logged["action"], logged["object"]) == ("alteration", "crime-number-update",
                                                                          "northway:NW-1")
-    assert logged["principal"] == "kafka:unauthenticated" and "SX/12345678/25" in logged["detail"]
+    assert logged["principal"] == "kafka:crimelink" and "SX/12345678/25" in logged["detail"]
+
+
+def test_what_arrives_on_a_retailer_channel_is_that_retailers_whatever_it_claims() -> None:
+    """quikmart's own topics carry quikmart's data only: a record or an update naming northway is a dead letter
+    (``retailer-mismatch``), reported to quikmart; its own update is logged as sent by its login."""
+    sent: list[Output] = []
+    app = _intake_app(sent, retailer_channels=["quikmart"])
+    forged = {"retailer": "northway", "incident_id": "NW-1", "crime_reference": "NFRC999999999"}
+    own = {"retailer": "quikmart", "incident_id": "QM-1", "crime_reference": "SX/12345678/25"}
+    _run(app, "route_crime_number_updates", [json.dumps(forged).encode(), json.dumps(own).encode()], outputs=2,
+         sent=sent, topic="t.retailer.quikmart.crime-number-updates")
+    _run(app, "normalise_feeds", [json.dumps(grocer_record()).encode()], outputs=3, sent=sent,
+         topic="t.retailer.quikmart.raw.national_grocer")
+    records = _records(sent)
+    letters = [json.loads(value) for _, value, _ in records["t.deadletter"]]
+    assert [(letter["retailer"], letter["reasons"][0]["problem"]) for letter in letters] == [
+        ("quikmart", "retailer-mismatch")] * 2
+    assert "northway" in letters[0]["reasons"][0]["message"]
+    assert [json.loads(value)["retailer"] for _, value, _ in records["t.feedback"]] == ["quikmart"] * 2
+    [(key, command, _)] = records["t.gate.commands"]
+    assert key == b"quikmart:QM-1" and json.loads(command)["sender"] == "kafka:retailer:quikmart"
+    [(_, event, _)] = records["t.audit"]
+    assert json.loads(event)["principal"] == "kafka:retailer:quikmart"
+    assert "t.incidents.normalised" not in records  # the forged record made no incident
 
 
 def test_the_normaliser_sends_one_envelope_per_partition_and_a_dead_letter_per_bad_record() -> None:

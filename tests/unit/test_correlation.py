@@ -113,6 +113,22 @@ def test_a_group_across_regions_alerts_once_then_escalates() -> None:
     assert "Awaiting a crime number" in alerts[1].evidence_markdown and "<table>" in render_html(package)
 
 
+def test_the_evidence_package_says_where_each_crime_number_came_from() -> None:
+    via = "crimelink.retailer.northway.crime-number-updates/0/4 from kafka:retailer:northway"
+    reported = case("s1", "kent", 0, vehicle="KX19TRV").model_copy(update={"crime_number_source": "retailer-report"})
+    updated = case("s2", "essex", 20, vehicle="KX19TRV").model_copy(
+        update={"crime_number_source": "retailer-update", "crime_number_via": via})
+    third = case("s3", "sussex", 40, vehicle="KX19TRV").model_copy(update={"crime_number_source": "retailer-report"})
+    correlator = Correlator(CorrelatorState.in_memory())
+    [alert] = [a for c in (reported, updated, third) for a in correlator.on_incident(c).alerts]
+    entries = {entry["key"]: entry for entry in alert.evidence["evidence"]}
+    assert (entries["s2"]["crime_number_source"], entries["s2"]["crime_number_via"]) == ("retailer-update", via)
+    lines = {key: next(line for line in alert.evidence_markdown.splitlines() if f"/{key} " in line) for key in entries}
+    assert "X/1234567/25 (sent later by the retailer, " in lines["s2"] and "kafka:retailer:northway" in lines["s2"]
+    assert "X/1234567/25 (in the retailer's report)" in lines["s1"]
+    assert "kafka:retailer:northway" in render_html(alert.evidence)
+
+
 def test_one_force_never_alerts_however_prolific() -> None:
     correlator = Correlator(CorrelatorState.in_memory())
     alerts = [a for n in range(30) for a in correlator.on_incident(case(f"l{n}", "durham", n * 7, vehicle="DU15LOC")).alerts]
@@ -277,3 +293,4 @@ def test_old_records_still_count_by_their_own_time() -> None:
     correlator.on_incident(case("old2", "kent", 100, vehicle="AB12CDE").model_copy(update={"received_at": long_after}))
     correlator.sweep()
     assert set(correlator.state.cases) == {"old2"}  # event time is the latest start (100 h): "old" left the window
+

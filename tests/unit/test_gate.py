@@ -9,7 +9,7 @@ import pytest
 from crimelink.intake.normalise import Normaliser, RawRecord
 from crimelink.intake.stores import StoreRegistry
 from crimelink.referral.gate import CrimeNumberGate, feedback_for_dead_letter
-from crimelink.schemas.incident import Eligibility, Incident
+from crimelink.schemas.incident import CrimeNumberSource, Eligibility, Incident
 from crimelink.schemas.outcomes import CrimeNumberUpdate, DeadLetter, FeedbackStatus
 from tests.conftest import CountingReads, grocer_record
 
@@ -279,3 +279,22 @@ def test_an_update_written_before_the_incident_it_releases_still_supersedes_it(g
     assert released.eligibility is Eligibility.REFERABLE
     assert released.status_changed_at is not None and pending.status_changed_at is not None
     assert released.status_changed_at >= pending.status_changed_at
+
+
+def test_each_crime_number_says_where_it_came_from(gate: CrimeNumberGate) -> None:
+    """The report's own number, an update's (with the message and sender that carried it), one parked before its
+    incident arrived, and a resend of a released revision keeping the update's."""
+    reported = gate.on_incident(_incident("SX/12345678/25", incident_id="NW-R"), T0).checked[0].crime_reference
+    assert (reported.source, reported.via) == (CrimeNumberSource.REPORT, "")
+    gate.on_incident(_incident(None), T0)
+    via = "t.retailer.northway.crime-number-updates/0/7 from kafka:retailer:northway"
+    updated = gate.on_update(_update("SX/12345678/25"), T0 + timedelta(hours=1), via).checked[0].crime_reference
+    assert (updated.source, updated.via) == (CrimeNumberSource.UPDATE, via)
+    resent = gate.on_incident(_incident(None), T0 + timedelta(hours=2)).checked[0].crime_reference
+    assert (resent.normalised, resent.source, resent.via) == ("SX/12345678/25", CrimeNumberSource.UPDATE, via)
+    gate.on_update(_update("SX/12345678/25", incident_id="NW-EARLY"), T0, "early/0/1 from kafka:crimelink")
+    early = gate.on_incident(_incident(None, incident_id="NW-EARLY"), T0 + timedelta(minutes=5)).checked[-1]
+    assert early.eligibility is Eligibility.REFERABLE
+    assert (early.crime_reference.source, early.crime_reference.via) == (CrimeNumberSource.UPDATE,
+                                                                        "early/0/1 from kafka:crimelink")
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from crimelink.settings import KafkaSettings, Settings, SinkSettings, variables
 
@@ -55,3 +56,11 @@ def test_every_variable_is_documented() -> None:
     page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     rows = {line.split("|")[1].strip().strip("`") for line in page.splitlines() if line.startswith("| `CRIMELINK_")}
     assert rows == {name for name, _, _ in variables(Settings())}
+
+
+def test_retailer_channels_are_retailer_ids() -> None:
+    """Each becomes a topic name and an ACL prefix: a name with a dot or a space could widen or break either."""
+    assert KafkaSettings(retailer_channels=" quikmart,northway ,quikmart").retailer_channels == ["northway", "quikmart"]
+    for bad in ("Quik Mart", "north.way", "*"):
+        with pytest.raises(ValidationError, match="retailer ids are"):
+            KafkaSettings(retailer_channels=bad)
