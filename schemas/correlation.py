@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
 from crimelink.schemas.incident import Incident, UtcDatetime
 
-__all__ = ["CaseDescription", "CaseVehicle", "Case", "CorrelateCases", "SweepWindow", "CorrelationCommand",
+__all__ = ["CaseDescription", "CaseVehicle", "Case", "CorrelateCases", "SweepWindow", "EraseCase", "CorrelationCommand",
            "correlation_commands", "LinkEvidence", "Link", "Series", "Alert"]
 
 
@@ -99,8 +99,16 @@ class SweepWindow(_Model):
     command: Literal["sweep"] = "sweep"
 
 
-CorrelationCommand = Annotated[CorrelateCases | SweepWindow, Field(discriminator="command")]
-correlation_commands: TypeAdapter[CorrelateCases | SweepWindow] = TypeAdapter(CorrelationCommand)
+class EraseCase(_Model):
+    """Forget one incident (``crimelink erase``): out of the window, its series and its links; the series' alert gets
+    an evidence package without it."""
+
+    command: Literal["erase"] = "erase"
+    key: str
+
+
+CorrelationCommand = Annotated[CorrelateCases | SweepWindow | EraseCase, Field(discriminator="command")]
+correlation_commands: TypeAdapter[CorrelateCases | SweepWindow | EraseCase] = TypeAdapter(CorrelationCommand)
 
 
 class LinkEvidence(_Model):
@@ -142,7 +150,7 @@ class Alert(_Model):
     alert_id: str
     series_id: str
     level: int = Field(description="1 when first raised; +1 each time more forces or regions join.")
-    status: str = Field(description="raised or escalated")
+    status: str = Field(description="raised, escalated, or revised (its evidence changed: an incident was erased)")
     forces: list[str]
     regions: list[str]
     lead_force: str

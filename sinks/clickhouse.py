@@ -138,10 +138,11 @@ class ClickHouseStore:
                 raise QueryError(f"query failed at {self.where}: {error}") from error
         return _result(result)
 
-    def command(self, sql: str) -> None:
+    def command(self, sql: str, parameters: dict[str, Any] | None = None, *,
+                settings: dict[str, Any] | None = None) -> None:
         with self._lock:
             try:
-                self._client.command(sql)
+                self._client.command(sql, parameters=parameters or None, settings=settings or None)
             except Exception as error:
                 raise StoreError(f"command failed at {self.where}: {error}") from error
 

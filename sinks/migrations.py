@@ -60,10 +60,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(7, "audit_log: the access log (DPA 2018 s.62)", (audit_log.TABLE.create(),)),
     Migration(8, "sink_rejects: rows a table refused, set aside", (sink_rejects.TABLE.create(),)),
-    Migration(9, "incidents: where each crime number came from", (
+    Migration(9, "incidents: where each crime number came from; alerts: the revised status", (
         _incidents.add_column("crime_ref_source", after="crime_ref_reason"),
         _incidents.add_column("crime_ref_via", after="crime_ref_source"),
         incidents.LATEST_VIEW.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"),
+        *alerts.TABLE.comment_columns(),
     )),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

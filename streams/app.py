@@ -27,6 +27,7 @@ from crimelink.streams.engine.flow_control import KeepQueuedFlowControl
 from crimelink.streams.engine.membership import static_member_id
 from crimelink.streams.engine.transport import SCHEME
 from crimelink.streams.engine.web_pages import MAX_REQUEST_BYTES, CrimelinkWeb
+from crimelink.streams.erasure import IncidentEraser
 from crimelink.streams.kafka_auth import faust_credentials
 from crimelink.streams.store import StoreThread
 from crimelink.streams.topics import TopicNames, faust_topics
@@ -97,10 +98,10 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
     app.wiring = wiring
 
     if not intake_only:
-        correlate.install(app, wiring)
+        correlator = correlate.install(app, wiring)
         trail = AuditTrail(wiring.send, names.audit)
         sink.install(app, wiring, trail)
-        web.install(app, wiring, trail)
+        web.install(app, wiring, trail, IncidentEraser(wiring, correlator))
     if intake_only or not settings.worker.intake_processes:
         normalise.install(app, wiring)
         gate.install(app, wiring)

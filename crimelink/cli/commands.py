@@ -454,6 +454,25 @@ def backlog(retailer: str | None, output: str) -> None:
 
 
 @main.command()
+@click.option("--retailer", required=True, help="The retailer whose incident it is.")
+@click.option("--incident", "incident_id", required=True, help="The retailer's incident id.")
+@click.option("--reason", required=True, help="Why it is erased (kept in the access log), e.g. a DPA s.47 request.")
+def erase(retailer: str, incident_id: str, reason: str) -> None:
+    """Erase one incident: every table, the gate's and the correlator's state, its series and their alert's evidence
+    (a worker administrator's token; the erasure is in the access log)."""
+    from crimelink.cli.query_client import call_worker
+
+    answer = call_worker(get_settings(), "/api/erase", body={"retailer": _retailer_id(retailer),
+                                                             "incident_id": incident_id}, justification=reason)
+    removed = {table: count for table, count in answer["rows_removed"].items() if count}
+    listed = ", ".join(f"{count} from {table}" for table, count in removed.items()) or "no stored row named it"
+    click.echo(f"erased {answer['key']}: {listed}; gate and correlation state tombstoned")
+    if not answer["correlation_released"]:
+        raise click.ClickException("the correlator had not let go of it within 30 s (is the worker busy or "
+                                   "stopped?); run the same erase again once it has caught up")
+
+
+@main.command()
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def alerts(output: str) -> None:
     """Multi-region alerts: every one for an analyst, those touching its forces for a force's liaison."""

@@ -335,13 +335,22 @@ class Correlator:
         level += 1
         record.update(alert_level=level, alert_forces=len(forces), alert_regions=len(regions))
         self.state.series[series_id] = record
+        return self._alert(summary, level, "raised" if level == 1 else "escalated")
+
+    def _alert(self, summary: Series, level: int, status: str) -> Alert:
+        """The series' alert at ``level``, with its evidence package as the series now stands."""
+        series_id = summary.series_id
+        record = self.state.series[series_id]
+        cases = [case for case in (self.case(key) for key in summary.members) if case is not None]
+        latest = cases[-1].start
+        recent = [case for case in cases if case.start >= latest - self.config.window]
         lead, reason = _lead_force(recent)
         links = [Link.model_validate(link) for link in record["links"]]
         package = build_package(summary, cases, links, lead, reason, level)
         return Alert(
-            alert_id=f"A-{series_id[2:]}", series_id=series_id, level=level,
-            status="raised" if level == 1 else "escalated", forces=forces, regions=regions, lead_force=lead,
-            lead_reason=reason, incident_count=len(cases), referable_count=len(summary.referable),
+            alert_id=f"A-{series_id[2:]}", series_id=series_id, level=level, status=status,
+            forces=sorted({case.force_id for case in recent}), regions=sorted({case.region_id for case in recent}),
+            lead_force=lead, lead_reason=reason, incident_count=len(cases), referable_count=len(summary.referable),
             total_value_pence=summary.total_value_pence, at=latest, evidence=package,
             evidence_markdown=render_markdown(package),
         )
@@ -354,32 +363,62 @@ class Correlator:
         cutoff = now - self.config.window
         outcome = CorrelationOutcome()
         touched: set[str] = set()
-        postings = self.state.postings
         while self._by_start and self._by_start[0][0] < cutoff:
             start, key = heapq.heappop(self._by_start)
             gone_case = self.case(key)
             if gone_case is None or gone_case.start != start:
                 continue  # swept already, or a revision moved it: the entry for its new start decides
-            del self.state.cases[key]
-            self._cache.pop(key, None)
-            for feature in prepare(gone_case).features:
-                self._feature_counts[feature] -= 1
-                if self._feature_counts[feature] <= 0:
-                    del self._feature_counts[feature]
-            for posting_key in blocking_keys(gone_case):
-                posting = postings.get(posting_key)
-                if posting is not None and key in posting:
-                    posting.remove(key)
-                    if not posting:
-                        del postings[posting_key]
-            series_id = self.state.series_of.get(key)
+            series_id = self._forget(gone_case)
             if series_id is not None:
-                del self.state.series_of[key]
                 touched.add(series_id)
         for series_id in touched:
             refreshed = self._refresh(series_id)
             if refreshed is not None:
                 outcome.series.append(refreshed)
+        return outcome
+
+    def _forget(self, gone: Case) -> str | None:
+        """Drop a case from the window, the index and its series' members; returns that series' id."""
+        key, postings = gone.key, self.state.postings
+        del self.state.cases[key]
+        self._cache.pop(key, None)
+        for feature in prepare(gone).features:
+            self._feature_counts[feature] -= 1
+            if self._feature_counts[feature] <= 0:
+                del self._feature_counts[feature]
+        for posting_key in blocking_keys(gone):
+            posting = postings.get(posting_key)
+            if posting is not None and key in posting:
+                posting.remove(key)
+                if not posting:
+                    del postings[posting_key]
+        series_id = self.state.series_of.get(key)
+        if series_id is not None:
+            del self.state.series_of[key]
+        return series_id
+
+    def erase(self, key: str) -> CorrelationOutcome:
+        """Forget one incident as if it had never been seen (``crimelink erase``): out of the window and the index,
+        out of its series with every link that names it, and, when the series had an alert, the alert again with an
+        evidence package without it (status ``revised``). The series is not split where the incident was its only
+        bridge: what remains stays one series."""
+        if not self._index_ready:
+            self.rebuild_index()
+        outcome = CorrelationOutcome()
+        gone = self.case(key)
+        series_id = self._forget(gone) if gone is not None else self.state.series_of.get(key)
+        if series_id is None or series_id not in self.state.series:
+            return outcome
+        record = dict(self.state.series[series_id])
+        record["members"] = [member for member in record["members"] if member != key]
+        record["links"] = [link for link in record["links"] if key not in (link["a"], link["b"])]
+        self.state.series[series_id] = record
+        refreshed = self._refresh(series_id)
+        if refreshed is None:
+            return outcome
+        outcome.series.append(refreshed)
+        if int(record.get("alert_level", 0)):
+            outcome.alerts.append(self._alert(refreshed, int(record["alert_level"]), "revised"))
         return outcome
 
 

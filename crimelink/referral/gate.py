@@ -94,6 +94,13 @@ class CrimeNumberGate:
             del self._held[key]
         self._deadlines.discard(key)
 
+    def erase(self, key: str) -> bool:
+        """Forget everything held of one incident (``crimelink erase``): held, parked, or a marker; whether there was
+        any. A record of it read again later is gated afresh, as an incident never seen."""
+        known = key in self._held
+        self._forget(key)
+        return known
+
     def on_incident(self, incident: Incident, now: datetime) -> GateOutcome:
         key = incident.key
         state = self.state(key)

@@ -21,7 +21,7 @@ TABLE = Table(
         Column("alert_id", "String", "alert id (one per series)"),
         Column("series_id", "String", "the series it is about"),
         Column("level", "UInt16", "1 when raised, +1 per escalation"),
-        Column("status", "LowCardinality(String)", "raised or escalated"),
+        Column("status", "LowCardinality(String)", "raised, escalated, or revised (an incident was erased)"),
         Column("forces", "Array(LowCardinality(String))", "forces within the window when raised or escalated"),
         Column("regions", "Array(LowCardinality(String))", "regions within the window"),
         Column("lead_force", "LowCardinality(String)", "suggested lead force"),

@@ -9,7 +9,7 @@ from typing import Any
 
 from crimelink.linkage import CorrelationOutcome, Correlator, CorrelatorConfig
 from crimelink.linkage.correlator import CorrelatorState
-from crimelink.schemas.correlation import CorrelateCases, correlation_commands
+from crimelink.schemas.correlation import CorrelateCases, EraseCase, correlation_commands
 from crimelink.streams.engine.changelog import changelog_into
 from crimelink.streams.engine.checkpoint import InOrderDelivery, Output
 from crimelink.streams.topics import TopicNames
@@ -72,6 +72,8 @@ def install(app: Any, wiring: Wiring) -> Correlator:
                                 _emit(correlator.on_incident(case), output, names)
                             except Exception:  # noqa: BLE001
                                 log.exception("correlation skipped case %s at offset %s", case.key, event.message.offset)
+                    elif isinstance(command, EraseCase):
+                        _emit(correlator.erase(command.key), output, names)
                     try:
                         # After every command: what left the window as event time moved on is forgotten a few cases
                         # at a time, not a minute's worth at once (about 45 µs a case: at 2,000/s, seconds of stalled

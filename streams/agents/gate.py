@@ -107,6 +107,8 @@ def _outcomes(gate: CrimeNumberGate, names: TopicNames, sent_incidents: SentEnve
                 at = datetime.fromisoformat(command["at"]) if command.get("at") else now
                 via = f"{command['via']} from {command['sender']}" if command.get("via") else ""
                 yield gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), at, via)
+            elif command["command"] == "erase":
+                gate.erase(command["key"])  # a tombstone in the changelog; nothing to store or tell
             else:
                 yield gate.on_expire(command["key"], now)
             return

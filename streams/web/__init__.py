@@ -12,6 +12,7 @@ from typing import Any
 from crimelink.access.sessions import SessionStore
 from crimelink.access.users import UserRegistry
 from crimelink.streams.audit import FLUSH_SECONDS, AuditTrail
+from crimelink.streams.erasure import IncidentEraser
 from crimelink.streams.web.door import Door, check_listen_address
 from crimelink.streams.web.views import install_views
 from crimelink.streams.wiring import Wiring
@@ -19,12 +20,12 @@ from crimelink.streams.wiring import Wiring
 __all__ = ["install", "check_listen_address"]
 
 
-def install(app: Any, wiring: Wiring, trail: AuditTrail) -> Door:
+def install(app: Any, wiring: Wiring, trail: AuditTrail, eraser: IncidentEraser) -> Door:
     """Adds the door and every endpoint to ``app``'s web server; returns the door."""
     settings = wiring.settings
     door = Door(settings.web, UserRegistry(settings.users_file),
                 SessionStore(settings.web.session_hours * 3600), trail)
-    install_views(app, door, wiring.store)
+    install_views(app, door, wiring.store, eraser)
 
     @app.timer(FLUSH_SECONDS)
     async def write_queued_refusals() -> None:

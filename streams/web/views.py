@@ -16,6 +16,7 @@ path                           roles                  what
 ``/api/backlog``               retailer, analyst      a retailer's backlog, filtered and paged (a retailer: its own)
 ``/api/feedback/{r}/{id}``     retailer, analyst      one incident's status history (a retailer: its own only)
 ``/api/audit``                 admin                  the access log
+``/api/erase``                 admin                  erase one incident everywhere (POST; the reason as justification)
 =============================  =====================  ==========================================================
 """
 
@@ -40,8 +41,10 @@ from crimelink.access.principals import Principal, Role
 from crimelink.access.sessions import COOKIE
 from crimelink.errors import QueryError, ReadOnlyViolation
 from crimelink.linkage.evidence import render_html, render_markdown
+from crimelink.settings import RETAILER_ID
 from crimelink.sinks.clickhouse import AnalystReader, QueryResult
 from crimelink.sinks.queries import STATS_QUERIES
+from crimelink.streams.erasure import IncidentEraser
 from crimelink.streams.store import StoreThread
 from crimelink.streams.web.door import Door, SecureView
 from crimelink.streams.web.formats import json_default, to_csv, to_json
@@ -57,7 +60,7 @@ _ALERT_COLUMNS = ("alert_id, series_id, level, status, lead_force, forces, regio
                   "total_value_pence / 100 AS value_pounds, at")
 
 
-def install_views(app: Any, door: Door, store: StoreThread) -> None:
+def install_views(app: Any, door: Door, store: StoreThread, eraser: IncidentEraser) -> None:
     """Adds every endpoint of the table above to ``app``."""
     SecureView.door = door
     dashboard_html = _DASHBOARD.read_text()
@@ -440,6 +443,37 @@ def install_views(app: Any, door: Door, store: StoreThread) -> None:
             event = caller.event(Category.CONSULTATION, "audit", object=request.query_string[:500])
             return await rows(self, request, event, lambda reader: reader.trusted_query(
                 f"SELECT * FROM audit_log FINAL WHERE {where} ORDER BY at DESC LIMIT {limit}", parameters))
+
+
+    @app.page("/api/erase")
+    class Erase(SecureView):
+        """POST {"retailer", "incident_id"} with the reason as the justification: the incident out of every table,
+        the gate's and the correlator's state and its series (admins only; the erasure itself is logged)."""
+
+        roles = frozenset({Role.ADMIN})
+        personal = frozenset({"post"})  # a reason is required, as for consulting
+        action = "erase"
+
+        async def post(self, request: Request) -> Response:
+            try:
+                document = json.loads(await request.read())
+                retailer, incident_id = str(document["retailer"]), str(document["incident_id"])
+            except (ValueError, KeyError, TypeError):
+                return self.problem(400, 'the request body must be a JSON object: {"retailer": ..., "incident_id": ...}')
+            if not RETAILER_ID.fullmatch(retailer) or not 0 < len(incident_id) <= 128:
+                return self.problem(400, "retailer must be a retailer id and incident_id 1 to 128 characters")
+            caller = self.caller(request)
+            event = caller.event(Category.ERASURE, "erase", object=f"{retailer}:{incident_id}",
+                                 detail=f"reason: {caller.justification}"[:500])
+
+            async def run() -> tuple[Response, int]:
+                answer = await eraser.erase(retailer, incident_id)
+                removed = sum(answer["rows_removed"].values())
+                event.detail = (f"reason: {caller.justification}; rows removed: "
+                                f"{json.dumps(answer['rows_removed'])}")[:2000]
+                return _json(self, answer), removed
+
+            return await self.audited(request, event, run)
 
 
 def _json(view: SecureView, payload: Any) -> Response:

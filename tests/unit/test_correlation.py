@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from crimelink.linkage import Correlator, CorrelatorConfig, blocking_keys, score_link
@@ -294,3 +295,20 @@ def test_old_records_still_count_by_their_own_time() -> None:
     correlator.sweep()
     assert set(correlator.state.cases) == {"old2"}  # event time is the latest start (100 h): "old" left the window
 
+
+def test_an_erased_incident_leaves_the_window_its_series_and_its_alert() -> None:
+    correlator = Correlator(CorrelatorState.in_memory())
+    for c in [case("e1", "kent", 0, vehicle="KX19TRV"), case("e2", "kent", 10, vehicle="KX19TRV"),
+              case("e3", "essex", 24, vehicle="KX19TRV"), case("e4", "sussex", 40, vehicle="KX19TRV")]:
+        correlator.on_incident(c)
+    outcome = correlator.erase("e2")
+    [series] = outcome.series
+    assert series.members == ["e1", "e3", "e4"]
+    [alert] = outcome.alerts
+    assert (alert.status, alert.level, alert.incident_count) == ("revised", 1, 3)
+    assert "e2" not in json.dumps(alert.evidence) and "e2" not in alert.evidence_markdown
+    record = correlator.series(series.series_id)
+    assert record is not None and all("e2" not in (link["a"], link["b"]) for link in record["links"])
+    assert correlator.case("e2") is None and "e2" not in correlator.state.series_of
+    assert all("e2" not in posting for posting in correlator.state.postings.values())
+    assert correlator.erase("e2").series == []  # erasing again changes nothing

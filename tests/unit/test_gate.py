@@ -298,3 +298,10 @@ def test_each_crime_number_says_where_it_came_from(gate: CrimeNumberGate) -> Non
     assert (early.crime_reference.source, early.crime_reference.via) == (CrimeNumberSource.UPDATE,
                                                                         "early/0/1 from kafka:crimelink")
 
+
+def test_an_erased_incident_is_forgotten_and_a_resend_is_new(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    gate.on_incident(_incident(None), T0)
+    assert gate.erase("northway:NW-1") and held == {} and gate.due(T0 + DEADLINE * 2) == []
+    assert not gate.erase("northway:NW-1")
+    again = gate.on_incident(_incident(None), T0 + timedelta(days=1))
+    assert again.checked[0].pending_deadline == T0 + timedelta(days=1) + DEADLINE  # held afresh
