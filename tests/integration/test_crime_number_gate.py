@@ -54,7 +54,9 @@ def _record(incident_id: str, reference: str | None) -> dict[str, object]:
 
 @pytest.mark.both_brokers
 def test_pending_is_released_by_an_update_and_the_rest_expire(start_worker) -> None:  # type: ignore[no-untyped-def]
-    worker = start_worker(CRIMELINK_PENDING_DEADLINE_SECONDS="6", CRIMELINK_EXPIRY_CHECK_SECONDS="0.5",
+    # The deadline runs from when the broker appended the record, which can be seconds before a loaded machine's
+    # intake worker is up: at 6 s, P-1 once expired before its update was read.
+    worker = start_worker(CRIMELINK_PENDING_DEADLINE_SECONDS="20", CRIMELINK_EXPIRY_CHECK_SECONDS="0.5",
                           CRIMELINK_EARLY_UPDATE_SECONDS="4")  # the update for NOPE waits that long for its incident
     _send_incidents(worker, _record("P-1", None), _record("P-2", "INC-2231"), _record("R-1", "SX/12345678/25"))
     wait_until(lambda: _eligibility(worker) == {"P-1": "pending", "P-2": "pending", "R-1": "referable"},
@@ -67,7 +69,7 @@ def test_pending_is_released_by_an_update_and_the_rest_expire(start_worker) -> N
                        "WHERE incident_id = 'P-1'").rows
     assert row == [("SX/87654321/25", "SX/87654321/25", 1)]
 
-    wait_until(lambda: _eligibility(worker)["P-2"] == "expired", timeout=30, message="P-2 expired")
+    wait_until(lambda: _eligibility(worker)["P-2"] == "expired", timeout=60, message="P-2 expired")
     assert _eligibility(worker) == {"P-1": "referable", "P-2": "expired", "R-1": "referable"}
 
     # An update after expiry is answered, and changes nothing.
