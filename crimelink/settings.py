@@ -148,6 +148,10 @@ class ClickHouseSettings(_Group):
     dsn: str = _var("CLICKHOUSE_DSN", "", "chdb:///path (embedded, default under home) or http(s)://user@host:port/db.")
     database: str = _var("CLICKHOUSE_DATABASE", "crimelink", "Database that holds crimelink's tables.")
     password: SecretStr | None = _var("CLICKHOUSE_PASSWORD", None, "Password for an http(s) DSN.")
+    pseudonym_key: SecretStr | None = _var(
+        "PSEUDONYM_KEY", None, "Secret key of the registrations' and descriptions' pseudonyms in the analysts' tables "
+        "(HMAC-SHA256; at least 16 characters); unset, one made on first start in <home>/pseudonym.key. A new key "
+        "makes new pseudonyms.", min_length=16)
     retention_days: int = _var("RETENTION_DAYS", 730, "Days incidents, their links and series are kept.", ge=1)
     dead_letter_retention_days: int = _var(
         "DEAD_LETTER_RETENTION_DAYS", 30, "Days dead letters (with the original payload) and set-aside rows are kept, "
@@ -447,6 +451,11 @@ class Settings(_Group):
     def broker_state_file(self) -> Path:
         """Where ``crimelink broker start`` records the local broker's address."""
         return self.home / "kafka" / "broker.json"
+
+    @property
+    def pseudonym_key_file(self) -> Path:
+        """Where the pseudonyms' key is made and kept when ``CRIMELINK_PSEUDONYM_KEY`` is unset."""
+        return self.home / "pseudonym.key"
 
     @property
     def users_file(self) -> Path:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlparse
 
 from crimelink.errors import QueryError, QueryLimitExceeded, ReadOnlyViolation, SchemaError, SinkWriteError, StoreError
+from crimelink.pseudonyms import Pseudonymiser
 from crimelink.settings import AccessSettings, ClickHouseSettings, QuerySettings, Settings
 from crimelink.sinks import migrations
 from crimelink.sinks.query_guard import PARSE_SQL, FunctionAllowlist, QueryGuard
@@ -45,9 +48,12 @@ class ClickHouseStore:
     """One connection to crimelink's database. Not thread-safe: call it from one thread at a time."""
 
     def __init__(self, dsn: str, database: str, *, password: str | None = None,
-                 retention: Mapping[str, int] | None = None) -> None:
+                 retention: Mapping[str, int] | None = None, pseudonym_key: bytes | None = None) -> None:
         self.dsn = dsn
         self.database = database
+        # The rows' keyed pseudonyms (crimelink.pseudonyms). Without a key (tests), a throwaway one: pseudonyms that
+        # hide the values as well, but differ from one store object to the next.
+        self.pseudonyms = Pseudonymiser(pseudonym_key or secrets.token_bytes(32))
         self.retention: dict[str, int] = {**DEFAULT_RETENTION_DAYS, **(retention or {})}
         self._lock = threading.Lock()
         self._password = password
@@ -60,7 +66,8 @@ class ClickHouseStore:
         if settings.is_embedded_store:
             (settings.home / "clickhouse").mkdir(parents=True, exist_ok=True)
         return cls(settings.effective_clickhouse_dsn, clickhouse.database, password=password,
-                   retention=clickhouse.retention(settings.access.audit_retention_days))
+                   retention=clickhouse.retention(settings.access.audit_retention_days),
+                   pseudonym_key=_pseudonym_key(settings))
 
     def analyst_reader(self, limits: QuerySettings) -> AnalystReader:
         """A connection of its own for analysts' queries, with the guard built from this engine's catalogue (read
@@ -315,6 +322,20 @@ def _result(result: Any) -> QueryResult:
     )
 
 
+def _pseudonym_key(settings: Settings) -> bytes:
+    """``CRIMELINK_PSEUDONYM_KEY``, else the key in ``<home>/pseudonym.key``, made (32 random bytes, 0600) on first use."""
+    configured = settings.clickhouse.pseudonym_key
+    if configured is not None:
+        return configured.get_secret_value().encode()
+    path = settings.pseudonym_key_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
 def _connect(dsn: str, password: str | None, database: str | None, settings: dict[str, Any] | None = None) -> Any:
     import clickhouse_connect
 
@@ -354,13 +375,23 @@ class BatchSink(Generic[T]):
 
     @classmethod
     def for_table(cls, store: ClickHouseStore, table: Table) -> BatchSink[Any]:
-        """The sink of a table the sink writes (one with a row builder)."""
-        if table.row is None:
+        """The sink of a table the sink writes (one with a row builder), with the store's pseudonyms."""
+        builder = table.row
+        if builder is None:
             raise ValueError(f"table {table.name} has no row builder: nothing writes it from a topic")
-        return cls(store, table.name, table.insert_columns, table.row)
+        pseudonyms = store.pseudonyms
+        return cls(store, table.name, table.insert_columns, lambda record: builder(record, pseudonyms))
 
     def add(self, item: T) -> None:
         self._rows.append(self._to_row(item))
+
+    def row_of(self, item: T) -> list[Any]:
+        """``item``'s row, not yet added (:meth:`append` adds it): a message that makes rows of several tables adds
+        them all or none."""
+        return self._to_row(item)
+
+    def append(self, row: list[Any]) -> None:
+        self._rows.append(row)
 
     def add_all(self, items: Sequence[T]) -> None:
         self._rows.extend(map(self._to_row, items))

@@ -16,6 +16,7 @@ __all__ = ["ERASED_FROM", "erase_incident", "mentions"]
 _BY_ID = "retailer = {retailer:String} AND incident_id = {incident_id:String}"
 ERASED_FROM: dict[str, str] = {
     "incidents": _BY_ID,
+    "incident_identities": _BY_ID,
     "dead_letters": _BY_ID,
     "retailer_feedback": _BY_ID,
     "links": "a = {key:String} OR b = {key:String}",

@@ -18,6 +18,7 @@ from crimelink.sinks.tables import (
     alerts,
     audit_log,
     dead_letters,
+    incident_identities,
     incidents,
     incidents_daily,
     links,
@@ -65,6 +66,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         _incidents.add_column("crime_ref_via", after="crime_ref_source"),
         incidents.LATEST_VIEW.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"),
         *alerts.TABLE.comment_columns(),
+    )),
+    Migration(10, "keyed pseudonyms in the analysts' tables; clear values in incident_identities (restricted)", (
+        incident_identities.TABLE.create(),
+        *(statement for table in (incidents.TABLE, links.TABLE, series.TABLE) for statement in table.comment_columns()),
     )),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

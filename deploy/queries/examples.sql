@@ -1,5 +1,6 @@
 -- Example analyst queries. Run one with:  crimelink query "$(sed -n '/name: top_tactics_per_region/,/;/p' deploy/queries/examples.sql)"
 -- Each query starts with a "-- name:" line and ends with ";". The test suite runs every one on pipeline data.
+-- Registrations and descriptions are keyed pseudonyms: pseudonym('registration', 'KX19 TRV') hashes what you type.
 
 -- name: incidents_by_force_and_week
 SELECT force_id, region_id, toMonday(occurred_start) AS week, count() AS incidents,
@@ -26,6 +27,12 @@ ARRAY JOIN vehicle_registrations AS registration
 GROUP BY registration
 HAVING forces >= 2
 ORDER BY forces DESC, incidents DESC;
+
+-- name: incidents_of_one_registration
+SELECT retailer, incident_id, occurred_start, force_id, store_name, eligibility
+FROM incidents_latest
+WHERE has(vehicle_registrations, pseudonym('registration', 'KX19 TRV'))
+ORDER BY occurred_start;
 
 -- name: series_timeline
 SELECT s.series_id, i.occurred_start, i.force_id, i.region_id, i.retailer, i.incident_id, i.eligibility,

@@ -8,6 +8,7 @@ from crimelink.sinks.tables import (
     alerts,
     audit_log,
     dead_letters,
+    incident_identities,
     incidents,
     incidents_daily,
     links,
@@ -21,8 +22,11 @@ from crimelink.sinks.tables.base import Column, Index, Row, Table
 __all__ = ["Column", "Index", "Row", "Table", "ALL", "STORED", "HIDDEN_FROM_ANALYSTS"]
 
 ALL: tuple[Table, ...] = (incidents.TABLE, dead_letters.TABLE, retailer_feedback.TABLE, links.TABLE, series.TABLE,
-                          alerts.TABLE, incidents_daily.TABLE, schema_migrations.TABLE, audit_log.TABLE, sink_rejects.TABLE)
+                          alerts.TABLE, incidents_daily.TABLE, schema_migrations.TABLE, audit_log.TABLE, sink_rejects.TABLE,
+                          incident_identities.TABLE)
 STORED: tuple[Table, ...] = tuple(table for table in ALL if table.row is not None and table.topic is not None)
-"""The tables the sink writes, each from its own topic (``sink_rejects`` is written by the sink itself)."""
-HIDDEN_FROM_ANALYSTS: frozenset[str] = frozenset({audit_log.TABLE.name})
-"""Tables analysts' SQL may not read: only admins read the access log, through ``crimelink audit``."""
+"""The tables the sink writes from a topic (``incidents`` and ``incident_identities`` from the same one;
+``sink_rejects`` is written by the sink itself)."""
+HIDDEN_FROM_ANALYSTS: frozenset[str] = frozenset({audit_log.TABLE.name, incident_identities.TABLE.name})
+"""Tables analysts' SQL may not read: only admins read the access log, through ``crimelink audit``; the clear
+registrations and descriptions are read by the worker alone, for one incident at a time, each read logged."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from crimelink.pseudonyms import Pseudonymiser
 from crimelink.sinks.tables.base import INGESTED_AT, Column, Row, Table, as_json, as_time
 
 __all__ = ["TABLE", "row"]
 
 
-def row(alert: Row) -> list[Any]:
+def row(alert: Row, _: Pseudonymiser) -> list[Any]:
     return [alert["alert_id"], alert["series_id"], alert["level"], alert["status"], alert["forces"], alert["regions"],
             alert["lead_force"], alert["lead_reason"], alert["incident_count"], alert["referable_count"],
             alert["total_value_pence"], as_time(alert["at"]), as_json(alert["evidence"]), alert["evidence_markdown"]]

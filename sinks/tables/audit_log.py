@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crimelink.pseudonyms import Pseudonymiser
 from crimelink.sinks.tables.base import Column, Row, Table, as_time
 
 __all__ = ["TABLE", "row"]
@@ -16,7 +17,7 @@ _FIELDS = ("principal", "role", "via", "client", "category", "action", "object",
            "recipient", "detail")
 
 
-def row(event: Row) -> list[Any]:
+def row(event: Row, _: Pseudonymiser) -> list[Any]:
     """An event of the audit topic (``crimelink.access.audit.AuditEvent.record``)."""
     return [event["event_id"], as_time(event["at"]), *(event[name] for name in _FIELDS)]
 

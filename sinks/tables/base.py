@@ -10,11 +10,15 @@ from typing import Any, Literal
 
 import orjson
 
+from crimelink.pseudonyms import Pseudonymiser
+
 __all__ = ["Column", "Index", "Table", "Row", "RowBuilder", "INGESTED_AT", "as_json", "as_time", "quoted"]
 
 Row = dict[str, Any]
 """A record as its topic carries it (the JSON of the pydantic model in ``crimelink.schemas``), decoded by orjson."""
-RowBuilder = Callable[[Row], list[Any]]
+RowBuilder = Callable[[Row, Pseudonymiser], list[Any]]
+"""A record of the table's topic -> its row; tables of the analysts replace registrations and descriptions with
+keyed pseudonyms (``crimelink.pseudonyms``)."""
 """A record -> the row's values, in the order of :attr:`Table.insert_columns`."""
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from crimelink.pseudonyms import Pseudonymiser
 from crimelink.sinks.tables.base import INGESTED_AT, Column, Row, Table, as_time
 
 __all__ = ["TABLE", "row"]
 
 
-def row(letter: Row) -> list[Any]:
+def row(letter: Row, _: Pseudonymiser) -> list[Any]:
     reasons = letter["reasons"]
     return [
         letter["feed_format"], letter["retailer"] or "", letter["incident_id"] or "", letter["topic"], letter["partition"],

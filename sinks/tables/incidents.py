@@ -5,39 +5,56 @@ from __future__ import annotations
 
 from typing import Any
 
+from crimelink.pseudonyms import Pseudonymiser
 from crimelink.sinks.tables.base import INGESTED_AT, Column, Index, Row, Table, as_json, as_time
 
-__all__ = ["TABLE", "LATEST_VIEW", "row"]
+__all__ = ["TABLE", "LATEST_VIEW", "row", "version"]
 
 _EPOCH_2020_MS = 1_577_836_800_000
 
 
-def _version(incident: Row) -> int:
+def version(incident: Row) -> int:
+    """revision << 40 | ms since 2020 of the last status change: the newest row of the newest revision wins."""
     changed = as_time(incident["status_changed_at"] or incident["received_at"])
     assert changed is not None
     millis = int(changed.timestamp() * 1000) - _EPOCH_2020_MS
     return (incident["revision"] << 40) | max(0, min(millis, (1 << 40) - 1))
 
 
-def row(incident: Row) -> list[Any]:
+def row(incident: Row, pseudonyms: Pseudonymiser) -> list[Any]:
     store, occurred, reference, goods = incident["store"], incident["occurred"], incident["crime_reference"], incident["goods"]
     source = incident["source"] or {"topic": "", "partition": 0, "offset": 0}
     return [
-        incident["retailer"], incident["incident_id"], incident["revision"], _version(incident), incident["feed_format"],
+        incident["retailer"], incident["incident_id"], incident["revision"], version(incident), incident["feed_format"],
         store["store_id"], store["name"], store["postcode"], store["latitude"], store["longitude"], store["force_id"],
         store["region_id"], as_time(occurred["start"]), as_time(occurred["end"]), occurred["source_local_time"],
         incident["offence_code"], sorted({line["category"] for line in goods}), sum(line["quantity"] for line in goods),
         incident["total_value_pence"], as_json(goods), [tactic["code"] for tactic in incident["tactics"]],
-        incident["offenders"]["count"], as_json(incident["offenders"]),
-        [v["registration"] for v in incident["vehicles"] if v["registration"] and v["registration_valid"]],
-        as_json(incident["vehicles"]), incident["violence"], incident["threats"], incident["weapon"],
-        incident["cctv_available"], reference["force_id"], reference["raw"], reference["normalised"], reference["status"],
+        incident["offenders"]["count"], as_json(_offenders(incident["offenders"], pseudonyms)),
+        [pseudonyms.registration(v["registration"]) for v in incident["vehicles"]
+         if v["registration"] and v["registration_valid"]],
+        as_json([_vehicle(vehicle, pseudonyms) for vehicle in incident["vehicles"]]), incident["violence"],
+        incident["threats"], incident["weapon"], incident["cctv_available"], reference["force_id"], reference["raw"],
+        reference["normalised"], reference["status"],
         reference["reason"], reference.get("source", "retailer-report"), reference.get("via", ""),
         incident["eligibility"], incident["eligibility_reason"], as_time(incident["pending_deadline"]),
         as_time(incident["status_changed_at"]), incident["narrative"], incident["unmapped_codes"],
         as_time(incident["reported_at"]), as_time(incident["received_at"]), source["topic"], source["partition"],
         source["offset"],
     ]
+
+
+def _offenders(offenders: Row, pseudonyms: Pseudonymiser) -> Row:
+    return {"count": offenders["count"],
+            "descriptions": [pseudonyms.description(description) for description in offenders["descriptions"]]}
+
+
+def _vehicle(vehicle: Row, pseudonyms: Pseudonymiser) -> Row:
+    """A vehicle as the analysts see it: make, model and colour, and its registration as a pseudonym."""
+    registration = vehicle["registration"] or vehicle["registration_raw"]
+    return {"registration": pseudonyms.registration(registration) if registration else None,
+            "registration_valid": vehicle["registration_valid"], "make": vehicle["make"], "model": vehicle["model"],
+            "colour": vehicle["colour"]}
 
 
 TABLE = Table(
@@ -66,10 +83,13 @@ TABLE = Table(
         Column("goods_json", "String", "goods lines: category, the retailer's wording, quantity, value"),
         Column("tactics", "Array(LowCardinality(String))", "controlled tactic codes"),
         Column("offender_count", "UInt8", "offenders seen (0: not known)"),
-        Column("offenders_json", "String", "NPCC descriptors of the described offenders"),
-        Column("vehicle_registrations", "Array(String)", "valid normalised UK registrations"),
-        Column("vehicles_json", "String", "vehicles: registration as reported and normalised, validity, make, model, "
-                                          "colour"),
+        Column("offenders_json", "String", "the offenders' count and, per description, a keyed pseudonym of each "
+                                            "NPCC descriptor, each distinguishing feature and the whole combination "
+                                            "(clear values: incident_identities)"),
+        Column("vehicle_registrations", "Array(String)", "keyed pseudonyms of the valid registrations (search: "
+                                                         "pseudonym('registration', 'AB12 CDE'))"),
+        Column("vehicles_json", "String", "vehicles: make, model, colour, whether the registration is a valid UK "
+                                          "one, and the registration as a pseudonym"),
         Column("violence", "Bool", "violence was used"),
         Column("threats", "Bool", "threats or abuse were made"),
         Column("weapon", "Bool", "a weapon was seen or implied"),

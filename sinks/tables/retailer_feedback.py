@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from crimelink.pseudonyms import Pseudonymiser
 from crimelink.sinks.tables.base import INGESTED_AT, Column, Row, Table, as_time
 
 __all__ = ["TABLE", "BACKLOG_VIEW", "row"]
 
 
-def row(entry: Row) -> list[Any]:
+def row(entry: Row, _: Pseudonymiser) -> list[Any]:
     return [entry["retailer"], entry["incident_id"], entry["revision"], entry["status"], entry["reason"], entry["action"],
             as_time(entry["deadline"]), as_time(entry["at"])]
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from crimelink.pseudonyms import Pseudonymiser
 from crimelink.sinks.tables.base import INGESTED_AT, Column, Row, Table, as_time
 
 __all__ = ["TABLE", "row"]
 
 
-def row(series: Row) -> list[Any]:
+def row(series: Row, pseudonyms: Pseudonymiser) -> list[Any]:
     return [series["series_id"], series["version"], series["members"], len(series["members"]),
             as_time(series["first_seen"]), as_time(series["last_seen"]), series["forces"], series["regions"],
-            series["tactics"], series["goods"], series["vehicles"], series["total_value_pence"], series["referable"],
+            series["tactics"], series["goods"], [pseudonyms.registration(vrm) for vrm in series["vehicles"]],
+            series["total_value_pence"], series["referable"],
             series["pending"]]
 
 
@@ -29,7 +31,7 @@ TABLE = Table(
         Column("regions", "Array(LowCardinality(String))", "regions involved"),
         Column("tactics", "Array(LowCardinality(String))", "tactics seen across the series"),
         Column("goods", "Array(LowCardinality(String))", "goods categories taken across the series"),
-        Column("vehicles", "Array(String)", "valid registrations seen"),
+        Column("vehicles", "Array(String)", "keyed pseudonyms of the valid registrations seen"),
         Column("total_value_pence", "UInt64", "value taken, all incidents"),
         Column("referable", "Array(String)", "members with a valid crime number"),
         Column("pending", "Array(String)", "members awaiting a crime number (or invalid or expired)"),

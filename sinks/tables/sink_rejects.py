@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crimelink.pseudonyms import Pseudonymiser
 from crimelink.schemas.outcomes import DeadLetter
 from crimelink.sinks.tables.base import INGESTED_AT, Column, Row, Table, as_time
 
@@ -18,7 +19,7 @@ def reject(table: str, topic: str, partition: int, offset: int, value: bytes, er
             "payload": payload, "payload_encoding": encoding, "at": at}
 
 
-def row(entry: Row) -> list[Any]:
+def row(entry: Row, _: Pseudonymiser) -> list[Any]:
     return [entry["table"], entry["topic"], entry["partition"], entry["offset"], entry["error"], entry["payload"],
             entry["payload_encoding"], as_time(entry["at"])]
 

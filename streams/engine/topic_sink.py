@@ -40,7 +40,9 @@ RunBlocking = Callable[[Callable[[], T]], Awaitable[T]]
 
 @dataclass(frozen=True)
 class Route:
-    """One topic into one table; ``after`` sees each raw value once its row is stored (alert webhooks)."""
+    """One topic into one table; ``after`` sees each raw value once its row is stored (alert webhooks). Several routes
+    may read one topic (``incidents`` and ``incident_identities``): a message is parsed once and makes a row of each,
+    or of none."""
 
     topic: str
     sink: BatchSink[Any]
@@ -68,7 +70,9 @@ class TopicSink(Service):
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.group_instance_id = group_instance_id  # static membership (crimelink.streams.engine.membership)
-        self.routes = {route.topic: route for route in routes}
+        self.routes: dict[str, list[Route]] = {}
+        for route in routes:
+            self.routes.setdefault(route.topic, []).append(route)
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.fetch_max_wait_ms = fetch_max_wait_ms
@@ -78,6 +82,7 @@ class TopicSink(Service):
         self._consumer: AIOKafkaConsumer | None = None
         self._pending: dict[TopicPartition, int] = {}  # next offset to commit, once the rows are stored
         self._sources: dict[str, list[_Source]] = {topic: [] for topic in self.routes}  # in step with each route's rows
+        # (every route of a topic gets a row of every message it keeps, so one list of sources serves them all)
         self._rejects = rejects  # the sink_rejects table; None: refused rows are only logged
         self._refused: list[dict[str, Any]] = []  # set aside, stored before the offsets are committed
         self._lock = asyncio.Lock()
@@ -127,20 +132,23 @@ class TopicSink(Service):
                 break
             batch = await self._consumer.getmany(timeout_ms=int(remaining * 1000) + 1, max_records=self.batch_size - taken)
             for partition, records in batch.items():
-                route = self.routes[partition.topic]
+                routes = self.routes[partition.topic]
                 for record in records:
-                    self._add(route, _Source(partition.partition, record.offset, record.value or b""))
+                    self._add(routes, _Source(partition.partition, record.offset, record.value or b""))
                 self._pending[partition] = records[-1].offset + 1
                 taken += len(records)
         return taken
 
-    def _add(self, route: Route, source: _Source) -> None:
+    def _add(self, routes: list[Route], source: _Source) -> None:
         try:
-            route.sink.add(route.parse(source.value))
+            parsed = routes[0].parse(source.value)
+            rows = [route.sink.row_of(parsed) for route in routes]
         except Exception as error:  # noqa: BLE001 - crimelink wrote this value; one bad one must not stop the table's sink
-            self._set_aside(route, source, f"the message does not make a row: {type(error).__name__}: {error}")
+            self._set_aside(routes[0], source, f"the message does not make a row: {type(error).__name__}: {error}")
             return
-        self._sources[route.topic].append(source)
+        for route, row in zip(routes, rows, strict=True):
+            route.sink.append(row)
+        self._sources[routes[0].topic].append(source)
 
     def _set_aside(self, route: Route, source: _Source, error: str) -> None:
         self.skipped += 1
@@ -158,7 +166,8 @@ class TopicSink(Service):
         then stopped.)
         """
         async with self._lock:
-            batches = [(route, route.sink.take(), self._sources[route.topic]) for route in self.routes.values()]
+            batches = [(route, route.sink.take(), self._sources[topic])
+                       for topic, routes in self.routes.items() for route in routes]
             self._sources = {topic: [] for topic in self.routes}
             pending, self._pending = self._pending, {}
             for route, rows, sources in batches:

@@ -150,6 +150,9 @@ def test_into_outfile_and_file_are_refused_through_the_api(worker: RunningWorker
         worker.query("SELECT file('/etc/passwd')")
     with pytest.raises(QueryError, match="audit_log is not open"):
         worker.query("SELECT * FROM audit_log")
+    with pytest.raises(QueryError, match="incident_identities is not open"):  # the clear registrations
+        worker.query("SELECT vehicle_registrations FROM incidents_latest AS i JOIN incident_identities AS c "
+                     "USING (retailer, incident_id)")
     assert not target.exists()
 
 

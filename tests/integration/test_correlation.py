@@ -133,11 +133,14 @@ def test_every_example_analyst_query_runs_on_pipeline_data(start_worker) -> None
     wait_until(lambda: worker.scalar("SELECT count() FROM alerts") >= 1, timeout=60, message="an alert")
     wait_until(lambda: worker.scalar("SELECT count() FROM retailer_backlog") >= 1, message="the pending backlog")
     queries = example_queries()
-    assert len(queries) == 6
+    assert len(queries) == 7
     results = {name: worker.query(sql) for name, sql in queries.items()}
     assert all(result.rows for result in results.values()), {n: len(r.rows) for n, r in results.items()}
     vehicles = results["vehicles_seen_in_several_forces"].as_dicts()
-    assert vehicles[0]["registration"] == "KX19TRV" and vehicles[0]["forces"] == 3
+    assert vehicles[0]["registration"] == worker.scalar("SELECT pseudonym('registration', 'KX19 TRV')")  # not in clear
+    assert vehicles[0]["forces"] == 3
+    assert [row["incident_id"] for row in results["incidents_of_one_registration"].as_dicts()] == [
+        "GRP-1", "GRP-2", "GRP-3", "GRP-4"]
     timeline = results["series_timeline"].as_dicts()
     assert [row["incident_id"] for row in timeline] == ["GRP-1", "GRP-2", "GRP-3", "GRP-4"]
     assert results["pending_backlog_per_retailer"].as_dicts()[0]["current_status"] == "pending"

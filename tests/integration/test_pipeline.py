@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from crimelink.cli.query_client import call_worker
 from crimelink.errors import CrimelinkError
 from crimelink.intake.feeds.bcp_csv import to_message
 from crimelink.intake.normalise import Normaliser, RawRecord
@@ -36,16 +37,22 @@ def test_a_raw_record_arrives_in_clickhouse_with_the_right_values(start_worker) 
     _publish(worker, grocer_record())
     wait_until(lambda: worker.scalar("SELECT count() FROM incidents_latest"), message="the incident row")
     row = worker.query(
-        "SELECT retailer, incident_id, force_id, region_id, total_value_pence, tactics, vehicle_registrations, "
+        "SELECT retailer, incident_id, force_id, region_id, total_value_pence, tactics, "
+        "vehicle_registrations = [pseudonym('registration', 'ab12 cde')] AS searched, "
         "crime_ref_normalised, eligibility, source_topic FROM incidents_latest"
     ).as_dicts()[0]
     assert row == {
         "retailer": "northway", "incident_id": "NW-2025-TEST-1", "force_id": "sussex", "region_id": "serocu",
-        "total_value_pence": 15600, "tactics": row["tactics"], "vehicle_registrations": ["AB12CDE"],
+        "total_value_pence": 15600, "tactics": row["tactics"], "searched": True,  # the plate, as the analyst typed it
         "crime_ref_normalised": "SX/12345678/25", "eligibility": "referable",
         "source_topic": worker.topics.raw["national_grocer"],
     }
     assert row["tactics"][:2] == ["DIST-ALARM", "TEAM-LOOKOUT"]
+    # The analysts' table holds the plate only as a pseudonym; one incident's page shows it, and that read is logged.
+    assert worker.scalar("SELECT countIf(position(formatRow('TSV', *), 'AB12CDE') > 0) FROM incidents") == 0
+    full = call_worker(worker.settings, "/api/incidents/northway/NW-2025-TEST-1")
+    assert full["vehicle_registrations"] == ["AB12CDE"] and full["vehicle_pseudonyms"][0].startswith("v-")
+    assert "neck tattoo" in full["offenders_json"]
 
 
 @pytest.mark.both_brokers

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from kafka import KafkaConsumer, TopicPartition
 
 from crimelink.sinks.clickhouse import BatchSink, ClickHouseStore
-from crimelink.sinks.tables import incidents
+from crimelink.sinks.tables import incident_identities, incidents, sink_rejects
 from crimelink.streams.engine.topic_sink import Route, TopicSink
 from crimelink.streams.kafka_io import Publisher, declare_topics
 from tests.conftest import checked_incident
@@ -47,7 +47,8 @@ def test_rows_survive_a_store_outage_and_offsets_wait_for_them(kafka_bootstrap: 
             publisher.send(topic, json.dumps(checked_incident(incident={"id": f"S-{number}", "revision": 1})).encode())
         publisher.send(topic, b"not json")  # crimelink never writes this; the sink must skip it, not stop
     # The table does not exist yet: every insert fails, as when ClickHouse is down.
-    rows = BatchSink(store, "incidents_later", incidents.TABLE.insert_columns, incidents.row)
+    rows = BatchSink(store, "incidents_later", incidents.TABLE.insert_columns,
+                     lambda record: incidents.row(record, store.pseudonyms))
     attempts: list[int] = []
 
     async def run_blocking(function):  # type: ignore[no-untyped-def]
@@ -86,8 +87,8 @@ def test_a_round_stores_and_commits_only_what_was_read_before_it_began(kafka_boo
     token = uuid.uuid4().hex[:8]
     first, second, group = f"sink-a-{token}", f"sink-b-{token}", f"sink-test-{token}"
     declare_topics(kafka_bootstrap, [first, second], 1)
-    first_rows = BatchSink(store, "incidents", incidents.TABLE.insert_columns, incidents.row)
-    second_rows = BatchSink(store, "incidents", incidents.TABLE.insert_columns, incidents.row)
+    first_rows = BatchSink.for_table(store, incidents.TABLE)
+    second_rows = BatchSink.for_table(store, incidents.TABLE)
 
     def publish(topic: str, numbers: range) -> None:
         with Publisher(kafka_bootstrap) as publisher:
@@ -137,3 +138,45 @@ def test_a_round_stores_and_commits_only_what_was_read_before_it_began(kafka_boo
             await sink.on_stop()
 
     asyncio.run(scenario())
+
+
+def test_two_tables_from_one_topic_get_a_row_of_each_message_or_neither(kafka_bootstrap: str,
+                                                                       store: ClickHouseStore) -> None:
+    """incidents and incident_identities are written from the same topic: a message one of them cannot make a row of
+    is set aside whole, so neither table holds half of it."""
+    topic, group = f"sink-two-{uuid.uuid4().hex[:8]}", f"sink-test-{uuid.uuid4().hex[:8]}"
+    declare_topics(kafka_bootstrap, [topic], 1)
+    with Publisher(kafka_bootstrap) as publisher:
+        for number in range(3):
+            publisher.send(topic, json.dumps(checked_incident(incident={"id": f"T-{number}", "revision": 1})).encode())
+
+    def identities(record: dict[str, object]) -> list[object]:
+        if record["incident_id"] == "T-1":
+            raise ValueError("this builder cannot read T-1")
+        return incident_identities.row(record, store.pseudonyms)
+
+    first = BatchSink.for_table(store, incidents.TABLE)
+    second = BatchSink(store, "incident_identities", incident_identities.TABLE.insert_columns, identities)
+
+    async def run_blocking(function):  # type: ignore[no-untyped-def]
+        return await asyncio.to_thread(function)
+
+    async def scenario() -> None:
+        sink = TopicSink(bootstrap=kafka_bootstrap, group_id=group, routes=[Route(topic, first), Route(topic, second)],
+                         run_blocking=run_blocking, rejects=BatchSink.for_table(store, sink_rejects.TABLE),
+                         batch_size=100, flush_seconds=0.5)
+        await sink.on_start()
+        try:
+            taken = 0
+            while taken < 3:
+                taken += await sink.take_batch()
+            await sink.store_and_commit()
+        finally:
+            await sink.on_stop()
+
+    asyncio.run(scenario())
+    for table in ("incidents", "incident_identities"):
+        assert store.query(f"SELECT incident_id FROM {table} WHERE incident_id LIKE 'T-%' ORDER BY incident_id").rows \
+            == [("T-0",), ("T-2",)], table
+    [(error,)] = store.query("SELECT error FROM sink_rejects WHERE topic = {t:String}", {"t": topic}).rows
+    assert "cannot read T-1" in error

@@ -55,5 +55,5 @@ def test_every_stored_table_names_a_topic_of_record() -> None:
 
     names = TopicNames(Settings())
     assert all(isinstance(getattr(names, table.topic or "", None), str) for table in STORED)
-    assert {table.name for table in STORED} == {"incidents", "dead_letters", "retailer_feedback", "links", "series",
-                                                "alerts", "audit_log"}
+    assert {table.name for table in STORED} == {"incidents", "incident_identities", "dead_letters", "retailer_feedback",
+                                                "links", "series", "alerts", "audit_log"}

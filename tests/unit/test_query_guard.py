@@ -25,7 +25,7 @@ def store(chdb_dir: Path) -> Iterator[ClickHouseStore]:
     """One database for the module (each test only reads), holding one incident."""
     opened = ClickHouseStore(f"chdb://{chdb_dir}", f"test_guard_{uuid.uuid4().hex[:8]}")
     opened.setup()
-    opened.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(checked_incident())])
+    opened.insert("incidents", incidents.TABLE.insert_columns, [incidents.row(checked_incident(), opened.pseudonyms)])
     yield opened
     opened.command(f"DROP DATABASE IF EXISTS `{opened.database}`")
     opened.close()
