@@ -39,13 +39,13 @@ class Pseudonymiser:
         self._key = key
         # Descriptor values repeat endlessly ("build=slim"): each is hashed once (in this process's memory only, as
         # the rows being built are).
-        self.of = lru_cache(maxsize=65_536)(self._of)  # type: ignore[method-assign]
+        self._cached = lru_cache(maxsize=65_536)(self._hash)
 
     def of(self, kind: str, value: str) -> str:
         """The pseudonym of ``value`` as a ``kind`` (one of :data:`KINDS`)."""
-        return self._of(kind, value)
+        return self._cached(kind, value)
 
-    def _of(self, kind: str, value: str) -> str:
+    def _hash(self, kind: str, value: str) -> str:
         letter = KINDS[kind]
         digest = hmac.digest(self._key, f"{kind}\x1f{_normalised(kind, value)}".encode(), "sha256")
         return f"{letter}-{digest[:12].hex()}"
