@@ -18,7 +18,7 @@ __all__ = ["TABLE", "row"]
 
 
 def row(incident: Row, pseudonyms: Pseudonymiser) -> list[Any]:
-    valid = [v["registration"] for v in incident["vehicles"] if v["registration"] and v["registration_valid"]]
+    valid = incidents.valid_registrations(incident)
     return [incident["retailer"], incident["incident_id"], incident["revision"], incidents.version(incident), valid,
             [pseudonyms.registration(registration) for registration in valid], as_json(incident["vehicles"]),
             as_json(incident["offenders"]), as_time(incident["received_at"])]

@@ -8,7 +8,7 @@ from typing import Any
 from crimelink.pseudonyms import Pseudonymiser
 from crimelink.sinks.tables.base import INGESTED_AT, Column, Index, Row, Table, as_json, as_time
 
-__all__ = ["TABLE", "LATEST_VIEW", "row", "version"]
+__all__ = ["TABLE", "LATEST_VIEW", "row", "version", "valid_registrations"]
 
 _EPOCH_2020_MS = 1_577_836_800_000
 
@@ -21,6 +21,11 @@ def version(incident: Row) -> int:
     return (incident["revision"] << 40) | max(0, min(millis, (1 << 40) - 1))
 
 
+def valid_registrations(incident: Row) -> list[str]:
+    """The incident's registrations that read as UK ones, normalised: the ones crimelink counts, joins and searches."""
+    return [v["registration"] for v in incident["vehicles"] if v["registration"] and v["registration_valid"]]
+
+
 def row(incident: Row, pseudonyms: Pseudonymiser) -> list[Any]:
     store, occurred, reference, goods = incident["store"], incident["occurred"], incident["crime_reference"], incident["goods"]
     source = incident["source"] or {"topic": "", "partition": 0, "offset": 0}
@@ -31,8 +36,7 @@ def row(incident: Row, pseudonyms: Pseudonymiser) -> list[Any]:
         incident["offence_code"], sorted({line["category"] for line in goods}), sum(line["quantity"] for line in goods),
         incident["total_value_pence"], as_json(goods), [tactic["code"] for tactic in incident["tactics"]],
         incident["offenders"]["count"], as_json(_offenders(incident["offenders"], pseudonyms)),
-        [pseudonyms.registration(v["registration"]) for v in incident["vehicles"]
-         if v["registration"] and v["registration_valid"]],
+        [pseudonyms.registration(registration) for registration in valid_registrations(incident)],
         as_json([_vehicle(vehicle, pseudonyms) for vehicle in incident["vehicles"]]), incident["violence"],
         incident["threats"], incident["weapon"], incident["cctv_available"], reference["force_id"], reference["raw"],
         reference["normalised"], reference["status"],
