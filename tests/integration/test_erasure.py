@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient
 
+from crimelink.cli.query_client import call_worker
+from crimelink.errors import QueryError
 from crimelink.sinks.tables import ALL, HIDDEN_FROM_ANALYSTS
 from crimelink.streams.kafka_auth import client_options
 from tests.conftest import RunningWorker, read_records, wait_until
@@ -63,7 +65,10 @@ def test_an_erased_incident_is_nowhere_and_its_series_alert_is_revised(start_wor
                    _group_incident(4, "sussex", 40)])
     wait_until(lambda: worker.scalar("SELECT count() FROM alerts") >= 1, message="the team's alert")
     wait_until(lambda: worker.scalar("SELECT max(incident_count) FROM series FINAL") == 4, message="4 in the series")
-    assert _mentions(worker, ERASED) and _mentions(worker, PLATE)  # the checks below can see it where it is
+    assert _mentions(worker, ERASED)  # the checks below can see it where it is
+    # The plate is a pseudonym in the analysts' tables, and in the alert's evidence only if the incident reached the
+    # correlator before the alert was raised; its clear home is incident_identities, read through the incident page.
+    assert "ER45ASE" in call_worker(worker.settings, f"/api/incidents/northway/{ERASED}")["vehicle_registrations"]
     state = _changelog_state(worker)
     assert any(ERASED.encode() in key + value for topic in state.values() for key, value in topic.items())
 
@@ -77,6 +82,8 @@ def test_an_erased_incident_is_nowhere_and_its_series_alert_is_revised(start_wor
     assert again.returncode == 0 and "no stored row named it" in again.stdout, again.stdout
 
     assert _mentions(worker, ERASED) == {} and _mentions(worker, PLATE) == {}
+    with pytest.raises(QueryError, match="no incident"):
+        call_worker(worker.settings, f"/api/incidents/northway/{ERASED}")
     wait_until(lambda: not any(ERASED.encode() in key + value or PLATE.encode() in value
                                for topic in _changelog_state(worker).values() for key, value in topic.items()),
                timeout=30, message="no changelog state left naming the incident")
