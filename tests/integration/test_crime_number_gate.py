@@ -151,7 +151,18 @@ def test_incidents_held_by_a_worker_that_left_expire_in_the_one_that_took_over( 
         feedback = (Feedback.model_validate_json(value) for _, value, _ in read_records(staying.bootstrap,
                                                                                           staying.topics.feedback))
         return {entry.incident_id for entry in feedback if entry.status is FeedbackStatus.EXPIRED}
-    wait_until(lambda: expired() == {f"H-{n}" for n in range(6)}, timeout=90, message="all six expired")
+    wanted, seen = {f"H-{n}" for n in range(6)}, set[str]()
+
+    def all_expired() -> bool:
+        seen.clear()
+        seen.update(expired())
+        return seen == wanted
+    try:
+        wait_until(all_expired, timeout=90, message="all six expired")
+    except AssertionError as failure:  # say which ones, and where the gate's state says the rest are held
+        raise AssertionError(f"{failure}: expired {sorted(seen)}; held by changelog partition "
+                             f"{_changelog_partitions(staying)}; gate partitions {_gate_partitions_by_member(staying)}"
+                             ) from failure
 
 
 @pytest.mark.parametrize("after_restart", [{}, {"CRIMELINK_INTAKE_PROCESSES": "0"}],
