@@ -76,8 +76,9 @@ class BatchProducer:
     async def _started(self) -> AIOKafkaProducer:
         async with self._starting:
             if self._producer is None:
-                producer = AIOKafkaProducer(**client_options(self._bootstrap), acks="all", max_batch_size=_BATCH_BYTES,
-                                            client_id=self._client_id)
+                # Idempotent: a batch the producer retries after a broker failover is appended once.
+                producer = AIOKafkaProducer(**client_options(self._bootstrap), acks="all", enable_idempotence=True,
+                                            max_batch_size=_BATCH_BYTES, client_id=self._client_id)
                 await producer.start()
                 self._producer = producer
         return self._producer

@@ -50,6 +50,19 @@ def test_aiokafka_still_builds_its_fetcher_from_that_attribute() -> None:
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(aiokafka.AIOKafkaConsumer.start)
 
 
+def test_fausts_own_producer_is_idempotent_and_waits_for_every_in_sync_replica() -> None:
+    producer = asyncio.run(_built(create_app(Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1")))))
+    assert producer._txn_manager is not None  # noqa: SLF001 - aiokafka's idempotence state (None without it)
+    assert producer._sender._acks == -1  # noqa: SLF001 - "all"
+    stock = faust.App("stock-producer", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+    assert asyncio.run(_built(stock))._txn_manager is None  # noqa: SLF001 - what Faust does as shipped
+
+
+async def _built(app: faust.App) -> aiokafka.AIOKafkaProducer:
+    """The app's producer, built, not started (no broker; aiokafka wants a running loop)."""
+    return app.producer._new_producer()  # noqa: SLF001
+
+
 def test_the_worker_seeks_stream_partitions_with_the_beginning_fallback() -> None:
     # The fallback itself runs against the real broker in tests/integration/test_transport_seek.py; this pins that
     # the worker's consumer thread goes through it, with the topics Faust acks as the stream topics.
