@@ -14,13 +14,13 @@ from pydantic import SecretStr
 
 from crimelink.access.principals import Role
 from crimelink.access.users import UserRegistry
-from crimelink.cli.broker import LocalBroker, fetch_broker, free_port
+from crimelink.cli.broker import LocalBroker, LocalCluster, fetch_broker, free_port
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.errors import BrokerError
 from crimelink.settings import Settings
 from crimelink.streams.kafka_io import delete_topics
 
-__all__ = ["REPO", "bench_workdir", "children_of", "forget_topics", "local_broker", "start_worker"]
+__all__ = ["REPO", "bench_workdir", "children_of", "forget_topics", "local_broker", "local_cluster", "start_worker"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -75,6 +75,19 @@ def local_broker(workdir: Path) -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+@contextmanager
+def local_cluster(workdir: Path, size: int = 3) -> Iterator[LocalCluster]:
+    """A local KRaft cluster of ``size`` nodes for the run (one partition per topic); yields it, so nodes can be
+    killed and started again."""
+    cluster = LocalCluster(libs=fetch_broker(REPO / ".crimelink" / "kafka" / "dist"), data_dir=workdir / "cluster",
+                           size=size, partitions=1)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def start_worker(settings: Settings, home: Path, app_id: str, **extra_env: str) -> tuple[WorkerProcess, Settings]:

@@ -1,12 +1,16 @@
-"""Kill the worker and the intake worker at random during a steady stream, and count every record.
+"""Kill the worker, the intake worker or a broker at random during a steady stream, and count every record.
 
     .venv/bin/python -m bench.chaos [--runs 5] [--kills 10] [--rate 100] [--json bench/results/chaos.json]
+    .venv/bin/python -m bench.chaos --brokers 3 --victims broker,controller,worker+intake --kills 3
 
 Each run starts a worker (with one intake worker) on fresh topics and streams simulated records from every retailer
 (three feed formats, 4% faulty, organised groups planted in it) at ``--rate`` per second. Half of the incidents sent
 without a crime number get one later, as a crime-number update 0.2-3 s after the incident. Meanwhile it SIGKILLs,
-at random moments, the worker ``--kills`` times (then starts it again, as a supervisor would) and the intake worker
-``--kills`` times (the worker starts another). After each kill it prints how long until storing resumed.
+at random moments, each of ``--victims`` ``--kills`` times: the worker (then starts it again, as a supervisor
+would), the intake worker (the worker starts another), both at once (one machine lost), and on a three-node cluster
+(``--brokers 3``: 3 copies of every topic, 2 in sync for a write) one broker that is not the active controller, or
+the active controller itself, started again once storing has resumed without it. After each kill it prints how long
+until storing resumed.
 
 Then it stops publishing, waits until the store is quiet, and counts against what the project's own normaliser
 predicts offline for every record sent:
@@ -34,6 +38,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +46,8 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
-from bench._local import bench_workdir, children_of, forget_topics, local_broker, start_worker
+from bench._local import bench_workdir, children_of, forget_topics, local_broker, local_cluster, start_worker
+from crimelink.cli.broker import LocalCluster, in_sync_for
 from crimelink.cli.query_client import run_query
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.intake.edges import EventWindow
@@ -52,7 +58,7 @@ from crimelink.settings import KafkaSettings, Settings
 from crimelink.simulation.feed import Simulator
 from crimelink.simulation.scenarios import OrcScenario
 from crimelink.streams.kafka_auth import client_options
-from crimelink.streams.kafka_io import Publisher, declare_topics
+from crimelink.streams.kafka_io import Publisher, declare_topics, replication_of
 from crimelink.streams.topics import TopicNames
 
 
@@ -63,6 +69,9 @@ class Sent:
     incidents: set[tuple[str, str]] = field(default_factory=set)
     dead: set[tuple[str, int, int]] = field(default_factory=set)  # (topic, partition, offset)
     dead_pending: list[Any] = field(default_factory=list)  # (topic, future) of records predicted refused
+    incident_pending: list[Any] = field(default_factory=list)  # ((retailer, incident), future) of the others
+    update_pending: list[Any] = field(default_factory=list)  # ((retailer, incident), future) of crime-number updates
+    not_accepted: int = 0  # sends the broker never confirmed (the producer gave up): not counted as sent
     updated: set[tuple[str, str]] = field(default_factory=set)
     records: int = 0  # written by the stream's thread only, read once it has ended
 
@@ -80,9 +89,9 @@ def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, s
     with Publisher(settings.effective_kafka) as publisher:
 
         def send_update(key: bytes, update: bytes) -> None:
-            publisher.send(names.crime_number_updates, update, key=key)
             retailer, _, incident_id = key.decode().partition(":")
-            sent.updated.add((retailer, incident_id))
+            sent.update_pending.append(((retailer, incident_id), publisher.send(names.crime_number_updates, update,
+                                                                                key=key)))
 
         while not stop.is_set():
             record = simulator.next_record()
@@ -97,7 +106,7 @@ def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, s
                 if isinstance(outcome, DeadLetter):
                     sent.dead_pending.append((topic, future))
                 else:
-                    sent.incidents.add((outcome.retailer, outcome.incident_id))
+                    sent.incident_pending.append(((outcome.retailer, outcome.incident_id), future))
                 sent.records += 1
                 if later and not isinstance(outcome, DeadLetter) and chooser.random() < 0.5:
                     retailer, _, incident_id = key.decode().partition(":")
@@ -112,8 +121,25 @@ def _stream(settings: Settings, rate: float, seed: int, stop: threading.Event, s
             send_update(key, update)
         publisher.flush()
     for topic, future in sent.dead_pending:
-        metadata = future.get(timeout=30)
-        sent.dead.add((topic, metadata.partition, metadata.offset))
+        metadata = _confirmed(future, sent)
+        if metadata is not None:
+            sent.dead.add((topic, metadata.partition, metadata.offset))
+    for incident, future in sent.incident_pending:
+        if _confirmed(future, sent) is not None:
+            sent.incidents.add(incident)
+    for incident, future in sent.update_pending:
+        if _confirmed(future, sent) is not None:
+            sent.updated.add(incident)
+
+
+def _confirmed(future: Any, sent: Sent) -> Any:
+    """The record's metadata once the broker confirmed it; None (and counted) when the producer gave up on it, which a
+    retailer's system would see and send again: what was never accepted cannot be lost by crimelink."""
+    try:
+        return future.get(timeout=150)
+    except Exception:  # noqa: BLE001 - any producer failure: the record was not accepted
+        sent.not_accepted += 1
+        return None
 
 
 def _stored(query_settings: Settings) -> int | None:
@@ -151,43 +177,78 @@ def _alert_repeats(bootstrap: str, topic: str) -> int:
     return sum(count - 1 for count in seen.values() if count > 1)
 
 
-def run_once(bootstrap: str, workdir: Path, seed: int, kills: int, rate: float, settle: float) -> dict[str, Any]:
+VICTIMS = ("worker", "intake", "worker+intake", "broker", "controller")
+"""What can be killed: the worker (started again), its intake worker (the worker starts another), both at once, one
+broker of a cluster that is not the active controller, and the active controller (the KRaft quorum's leader); a
+broker killed is started again once storing has resumed without it."""
+
+
+def run_once(bootstrap: str, workdir: Path, seed: int, kills: int, rate: float, settle: float, *,
+             victims: Sequence[str] = ("worker", "intake"), cluster: LocalCluster | None = None) -> dict[str, Any]:
+    """One run: ``kills`` SIGKILLs of each of ``victims`` in a random order during the stream, then every record
+    counted. Broker victims need ``cluster`` (the one ``bootstrap`` names)."""
+    unknown = [victim for victim in victims if victim not in VICTIMS]
+    if unknown or (cluster is None and {"broker", "controller"} & set(victims)):
+        raise ValueError(f"victims are {', '.join(VICTIMS)} (broker and controller on a cluster only): {unknown or victims}")
     token = uuid.uuid4().hex[:6]
-    settings = Settings(home=workdir, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=f"k{token}."))
+    replication = cluster.replication if cluster is not None else 1
+    settings = Settings(home=workdir, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=f"k{token}.",
+                                                          replication_factor=replication,
+                                                          min_insync_replicas=in_sync_for(replication)))
     names = TopicNames(settings)
-    declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions, names.configs)
+    declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions, names.configs,
+                   names.replication)
     app_id = f"chaos-{token}"
     keep = os.environ.get("CRIMELINK_CHAOS_KEEP_TOPICS") == "1"  # to look into a run that lost something
     with contextlib.nullcontext() if keep else forget_topics(bootstrap, f"k{token}.", app_id):
         worker, query_settings = start_worker(settings, workdir / "worker", app_id,
                                               CRIMELINK_TOPIC_PARTITIONS=str(settings.kafka.topic_partitions),
-                                              CRIMELINK_SINK_FLUSH_SECONDS="0.5")
+                                              CRIMELINK_SINK_FLUSH_SECONDS="0.5",
+                                              **settings.kafka.login_environment())
         sent, stop = Sent(), threading.Event()
         stream = threading.Thread(target=_stream, args=(settings, rate, seed, stop, sent), daemon=True)
         stream.start()
-        plan = ["worker"] * kills + ["intake"] * kills
-        random.Random(seed).shuffle(plan)
-        resumed: dict[str, list[float]] = {"worker": [], "intake": []}
+        plan = [victim for victim in victims for _ in range(kills)]
+        chooser = random.Random(seed)
+        chooser.shuffle(plan)
+        resumed: dict[str, list[float]] = {victim: [] for victim in victims}
+        rejoined: list[float] = []
         try:
             for victim in plan:
-                time.sleep(random.uniform(2.0, 6.0))
+                time.sleep(chooser.uniform(2.0, 6.0))
                 killed_at = datetime.now(UTC)
                 assert worker.process is not None
-                if victim == "worker":
-                    os.kill(worker.process.pid, signal.SIGKILL)
+                node = None
+                if victim in ("worker", "worker+intake"):
+                    intake = children_of(worker.process.pid) if victim == "worker+intake" else []
+                    for pid in (*intake, worker.process.pid):  # at the same moment, as one machine lost
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
                     worker.process.wait()
                     worker = _restarted(worker)
-                else:
+                elif victim == "intake":
                     intake = children_of(worker.process.pid)
                     if not intake:
                         continue
                     os.kill(intake[0], signal.SIGKILL)
+                else:
+                    assert cluster is not None
+                    leader = cluster.quorum_leader()
+                    node = leader if victim == "controller" else chooser.choice(
+                        [other.node_id for other in cluster.nodes if other.node_id != leader])
+                    cluster.kill(node)
                 seconds = _resumed_after(query_settings, killed_at)
                 resumed[victim].append(seconds)
-                print(f"  killed the {victim:6}: storing resumed after {seconds:5.1f} s", flush=True)
+                said = f"  killed the {victim:13}{f' (node {node})' if node else ''}: storing resumed after {seconds:5.1f} s"
+                if node is not None:
+                    started = time.monotonic()
+                    cluster.start_node(node)
+                    rejoined.append(time.monotonic() - started)
+                    said += f"; node started again in {rejoined[-1]:.1f} s"
+                print(said, flush=True)
         finally:
             stop.set()
-            stream.join(timeout=60)
+            stream.join(timeout=200)
         deadline, last, quiet_since = time.monotonic() + settle, -1, time.monotonic()
         while time.monotonic() < deadline and time.monotonic() - quiet_since < 15:
             now = _stored(query_settings) or 0
@@ -198,8 +259,14 @@ def run_once(bootstrap: str, workdir: Path, seed: int, kills: int, rate: float, 
             result = _count(query_settings, sent, bootstrap, names)
         finally:
             worker.stop()
-        result["resumed_after_worker_kill_s"] = _summary(resumed["worker"])
-        result["resumed_after_intake_kill_s"] = _summary(resumed["intake"])
+        kept = replication_of(bootstrap, [f"k{token}.", app_id])  # Faust's changelogs are named after the app
+        result["topics_fewest_copies"] = min(copies for copies, _ in kept.values())
+        result["topics_fewest_min_insync"] = min(in_sync for _, in_sync in kept.values())
+        result["changelogs"] = sum(1 for name in kept if name.endswith("-changelog"))
+        for victim, seconds in resumed.items():
+            result[f"resumed_after_{victim.replace('+', '_and_')}_kill_s"] = _summary(seconds)
+        if rejoined:
+            result["broker_started_again_s"] = _summary(rejoined)
         return result
 
 
@@ -232,6 +299,7 @@ def _count(query_settings: Settings, sent: Sent, bootstrap: str, names: TopicNam
     lost_letters = sent.dead - letters
     return {
         "records": sent.records,
+        "not_accepted_by_the_broker": sent.not_accepted,
         "incidents_expected": len(sent.incidents),
         "dead_letters_expected": len(sent.dead),
         "lost_incidents": len(lost_incidents),
@@ -242,24 +310,33 @@ def _count(query_settings: Settings, sent: Sent, bootstrap: str, names: TopicNam
         "repeated_alerts": _alert_repeats(bootstrap, names.alerts),
         "updates_sent": len(sent.updated),
         "updates_not_applied": len(sent.updated - referable),
+        "updates_not_applied_examples": sorted(f"{r}:{i}" for r, i in sent.updated - referable)[:5],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--kills", type=int, default=10, help="SIGKILLs of the worker, and as many of the intake worker")
+    parser.add_argument("--kills", type=int, default=10, help="SIGKILLs of each victim")
+    parser.add_argument("--victims", default="worker,intake",
+                        help=f"comma-separated, of {', '.join(VICTIMS)} (broker and controller with --brokers 3)")
+    parser.add_argument("--brokers", type=int, default=1,
+                        help="1: one broker (or CRIMELINK_BENCH_BOOTSTRAP); 3: a local three-node cluster for the run")
     parser.add_argument("--rate", type=float, default=100.0, help="records per second")
     parser.add_argument("--settle", type=float, default=180.0, help="longest wait for the store to catch up")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results = []
-    with bench_workdir("crimelink-chaos-") as workdir, local_broker(workdir) as bootstrap:
+    victims = [victim.strip() for victim in args.victims.split(",") if victim.strip()]
+    with bench_workdir("crimelink-chaos-") as workdir, \
+            (local_cluster(workdir, args.brokers) if args.brokers > 1 else local_broker(workdir)) as broker:
+        cluster = broker if isinstance(broker, LocalCluster) else None
+        bootstrap = cluster.bootstrap if cluster is not None else broker
         for number in range(args.runs):
             print(f"run {number + 1} of {args.runs}", flush=True)
             result = run_once(bootstrap, workdir / f"run-{number}", args.seed + number, args.kills, args.rate,
-                              args.settle)
+                              args.settle, victims=victims, cluster=cluster)
             results.append(result)
             for name, value in result.items():
                 print(f"  {name:30} {value}", flush=True)

@@ -56,6 +56,15 @@ class KafkaSettings(_Group):
                                     "Hours the topics retailers write (raw records, crime-number updates) keep them: "
                                     "long enough to replay a worker outage, no longer.", ge=1)
     topic_partitions: int = _var("TOPIC_PARTITIONS", 4, "Partitions for topics crimelink creates.", ge=1)
+    replication_factor: int = _var(
+        "KAFKA_REPLICATION_FACTOR", 1,
+        "Copies of each topic crimelink or Faust creates (changelogs included): 3 on a cluster of three or more "
+        "brokers, so that one broker lost loses nothing. 'crimelink broker start --brokers 3' records 3 for the "
+        "other commands.", ge=1)
+    min_insync_replicas: int = _var(
+        "KAFKA_MIN_INSYNC_REPLICAS", 1,
+        "Copies a write must reach before the broker confirms it (every producer waits for all in-sync replicas): "
+        "2 with 3 copies, so a confirmed write survives one broker lost and writes go on while one is down.", ge=1)
     retailer_channels: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="CRIMELINK_KAFKA_RETAILER_CHANNELS",
         description="Retailers that write to Kafka with their own login, comma-separated: each gets topics of its own "
@@ -69,6 +78,14 @@ class KafkaSettings(_Group):
         "Longest the broker may hold a fetch that finds no new data (Faust's own is 1,500 ms, which stalls a busy "
         "worker while its idle partitions are polled).", ge=1, le=30_000,
     )
+
+    session_timeout_seconds: float = _var(
+        "KAFKA_SESSION_TIMEOUT_SECONDS", 60.0,
+        "How long the broker waits for a worker that stopped heartbeating before it gives the worker's partitions to "
+        "another: the pause when a worker's machine is lost and a worker elsewhere takes over (a worker restarted on "
+        "the same machine takes its place at once, whatever this says). Faust's default; lower it for a faster "
+        "takeover, at the risk of a busy worker being thought lost (at most 90: Faust's request timeout).", ge=10,
+        le=90)
 
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = _var(
         "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT",
@@ -84,7 +101,7 @@ class KafkaSettings(_Group):
     key_file: Path | None = _var("KAFKA_KEY_FILE", None, "PEM private key of the client certificate.")
 
     _LOGIN: ClassVar[tuple[str, ...]] = ("bootstrap", "security_protocol", "sasl_mechanism", "username", "password",
-                                         "ca_file", "cert_file", "key_file")
+                                         "ca_file", "cert_file", "key_file", "replication_factor", "min_insync_replicas")
 
     def with_login(self, login: dict[str, Any]) -> KafkaSettings:
         """These settings with another address and login (fields as ``crimelink broker start`` records them), checked
@@ -92,7 +109,7 @@ class KafkaSettings(_Group):
         return KafkaSettings(**{**self.model_dump(), **login})
 
     def login_environment(self) -> dict[str, str]:
-        """The ``CRIMELINK_KAFKA_*`` variables that give a child process this address and login."""
+        """The ``CRIMELINK_KAFKA_*`` variables that give a child process this address, login and replication."""
         values = {name: getattr(self, name) for name in self._LOGIN}
         return {f"CRIMELINK_KAFKA_{name.upper()}": value.get_secret_value() if isinstance(value, SecretStr) else str(value)
                 for name, value in values.items() if value not in (None, "")}
@@ -112,6 +129,9 @@ class KafkaSettings(_Group):
                              "CRIMELINK_KAFKA_USERNAME and CRIMELINK_KAFKA_PASSWORD")
         if bool(self.cert_file) != bool(self.key_file):
             raise ValueError("CRIMELINK_KAFKA_CERT_FILE and CRIMELINK_KAFKA_KEY_FILE go together")
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(f"CRIMELINK_KAFKA_MIN_INSYNC_REPLICAS={self.min_insync_replicas} is more than "
+                             f"CRIMELINK_KAFKA_REPLICATION_FACTOR={self.replication_factor}: no write could succeed")
         if (self.ca_file or self.cert_file) and not self.uses_tls:
             raise ValueError(f"CA or client certificate files are set, but CRIMELINK_KAFKA_SECURITY_PROTOCOL="
                              f"{self.security_protocol} does not use TLS (SSL or SASL_SSL)")
@@ -464,13 +484,16 @@ class Settings(_Group):
 
     @property
     def effective_kafka(self) -> KafkaSettings:
-        """The configured broker; with no bootstrap set, the local broker the CLI started (its address, and the
-        service login it recorded when started ``--secure``), else localhost:9092."""
+        """The configured broker; with no bootstrap set, the local broker the CLI started (its address, the service
+        login it recorded when started ``--secure``, the replication of a cluster started ``--brokers 3``), else
+        localhost:9092."""
         if self.kafka.bootstrap:
             return self.kafka
         try:
             recorded = json.loads(self.broker_state_file.read_text())
-            return self.kafka.with_login({"bootstrap": str(recorded["bootstrap"]), **(recorded.get("client") or {})})
+            client = {name: value for name, value in (recorded.get("client") or {}).items()
+                      if name not in self.kafka.model_fields_set}  # what the environment says wins
+            return self.kafka.with_login({**client, "bootstrap": str(recorded["bootstrap"])})
         except (FileNotFoundError, KeyError, ValueError, TypeError):
             return self.kafka.model_copy(update={"bootstrap": "127.0.0.1:9092"})
 

@@ -71,6 +71,7 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
         datadir=str(settings.home / ("faust-intake" if intake_only else "faust")),
         autodiscover=False,  # every module is installed below, by function
         topic_partitions=kafka.topic_partitions,
+        topic_replication_factor=settings.effective_kafka.replication_factor,  # changelogs: as many copies as ours
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=(settings.worker.intake_instance if intake_only  # engine/membership.py
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
         web_application_options={"client_max_size": MAX_REQUEST_BYTES},
         web_cors_options={},  # no CORS: no other site may read an answer
         producer_acks=-1,
+        broker_session_timeout=kafka.session_timeout_seconds,  # how long a lost worker keeps its partitions
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )

@@ -52,16 +52,16 @@ def _admin(bootstrap: Broker, doing: str, timeout: float = 30.0) -> Iterator[Kaf
 
 def declare_topics(bootstrap: Broker, topics: Iterable[str], partitions: int,
                    partitions_of: Callable[[str, int], int] | None = None,
-                   configs_of: Callable[[str], dict[str, str]] | None = None) -> list[str]:
-    """Create the topics that do not exist yet (with ``configs_of(name)`` as their topic configs); returns the ones
-    created."""
+                   configs_of: Callable[[str], dict[str, str]] | None = None, replication: int = 1) -> list[str]:
+    """Create the topics that do not exist yet (``replication`` copies of each, with ``configs_of(name)`` as their
+    topic configs); returns the ones created."""
     with _admin(bootstrap, "declaring topics") as admin:
         existing = set(admin.list_topics())
         wanted = [name for name in topics if name not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([
-                    NewTopic(name, partitions_of(name, partitions) if partitions_of else partitions, 1,
+                    NewTopic(name, partitions_of(name, partitions) if partitions_of else partitions, replication,
                              topic_configs=configs_of(name) if configs_of else None)
                     for name in wanted
                 ])
@@ -88,6 +88,26 @@ def check_partitions(bootstrap: Broker, expected: Mapping[str, int]) -> None:
         listed = ", ".join(f"{topic} has {count}, needs {expected[topic]}" for topic, count in sorted(wrong.items()))
         raise ConfigurationError(f"topic partition counts do not match the settings ({listed}); set "
                                  "CRIMELINK_TOPIC_PARTITIONS to the topics' count, or use a new CRIMELINK_TOPIC_PREFIX")
+
+
+def replication_of(bootstrap: Broker, prefixes: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Each topic starting with one of ``prefixes``: (copies of its fewest-copied partition, its
+    ``min.insync.replicas``). What a cluster keeps when a broker is lost is read here, not assumed from the settings."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    starts = tuple(prefixes)
+    with _admin(bootstrap, "describing topics' replication") as admin:
+        names = sorted(name for name in admin.list_topics() if name.startswith(starts))
+        if not names:
+            return {}
+        copies = {entry["name"]: min(len(partition["replica_nodes"]) for partition in entry["partitions"])
+                  for entry in admin.describe_topics(names)}
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in names],
+                                           config_filter="all")
+    answers = described if isinstance(described, list) else [described]  # one answer per broker asked
+    in_sync = {name: int(configs["min.insync.replicas"]["value"])
+               for answer in answers for name, configs in answer["topic"].items()}
+    return {name: (copies[name], in_sync[name]) for name in names}
 
 
 def carry_offsets(bootstrap: Broker, group: str, from_groups: Iterable[str], topics: Iterable[str],
@@ -166,7 +186,7 @@ class Publisher:
 
     def __init__(self, bootstrap: Broker) -> None:
         try:
-            self._producer = KafkaProducer(**client_options(bootstrap), acks="all", linger_ms=5,
+            self._producer = KafkaProducer(**client_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=5,
                                            client_id="crimelink-publisher")
         except KafkaError as error:
             raise BrokerError(f"no Kafka broker answers at {address(bootstrap)}") from error

@@ -74,6 +74,9 @@ class TopicNames:
         self._answers_ms = int(settings.gateway.resend_days * 86_400_000)
         self._raw_ms = settings.kafka.raw_retention_hours * 3_600_000
         self._dead_letters_ms = settings.clickhouse.dead_letter_retention_days * 86_400_000
+        kafka = settings.effective_kafka  # a local cluster's replication is recorded with its address
+        self.replication = kafka.replication_factor  # copies of every topic crimelink or Faust creates
+        self._min_insync = kafka.min_insync_replicas
 
     def channel(self, retailer: str) -> RetailerChannel:
         """A retailer's channel, configured or not (what its ACLs and a retailer's own client name)."""
@@ -111,7 +114,16 @@ class TopicNames:
         crimelink received a message is then the same on every read (:func:`received_at`). The rest keep the broker's
         defaults, but for the gateway's answers: compacted (the last answer per key) and kept as long as a resend is
         recognised. The topics retailers write keep them ``CRIMELINK_RAW_TOPIC_RETENTION_HOURS`` (long enough to replay an
-        outage), the dead letters as long as their table keeps them."""
+        outage), the dead letters as long as their table keeps them. Every one takes :attr:`durability` too."""
+        return {**self._kept(name), **self.durability}
+
+    @property
+    def durability(self) -> dict[str, str]:
+        """The topic config of every topic crimelink or Faust creates (the tables' changelogs too): how many copies a
+        write must reach (``CRIMELINK_KAFKA_MIN_INSYNC_REPLICAS``); empty for the broker's default of one."""
+        return {"min.insync.replicas": str(self._min_insync)} if self._min_insync > 1 else {}
+
+    def _kept(self, name: str) -> dict[str, str]:
         if name == self.gateway_answers:
             return {"cleanup.policy": "compact,delete", "retention.ms": str(self._answers_ms)}
         if name == self.audit:

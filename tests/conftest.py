@@ -129,7 +129,8 @@ class RunningWorker:
         )
 
     def start(self) -> RunningWorker:
-        declare_topics(self.bootstrap, self.topics.all(), 2, self.topics.partitions, self.topics.configs)
+        declare_topics(self.bootstrap, self.topics.all(), 2, self.topics.partitions, self.topics.configs,
+                       self.topics.replication)
         self.process.start()
         return self
 

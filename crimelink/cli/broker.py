@@ -19,7 +19,7 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +27,8 @@ from typing import Any
 
 from crimelink.errors import BrokerFetchError, BrokerStartError
 
-__all__ = ["kafka_version", "DEPLOY_DIR", "LocalBroker", "fetch_broker", "free_port", "SERVICE_USER", "IDLE_USER"]
+__all__ = ["kafka_version", "DEPLOY_DIR", "LocalBroker", "LocalCluster", "fetch_broker", "free_port", "in_sync_for",
+           "SERVICE_USER", "IDLE_USER"]
 
 SERVICE_USER = "crimelink"
 """The principal every crimelink process logs in as on a secured local broker (ACLs on topics, groups, ids)."""
@@ -94,9 +95,16 @@ def fetch_broker(cache_dir: Path, *, quiet: bool = True) -> Path:
     return libs
 
 
+def in_sync_for(replication: int) -> int:
+    """``min.insync.replicas`` for ``replication`` copies: all but one, and at most 2 (2 of 3), so a confirmed write
+    survives one broker lost and writes go on while one is down."""
+    return max(1, min(2, replication - 1))
+
+
 @dataclass
 class LocalBroker:
-    """One single-node KRaft broker; ``start`` formats fresh storage unless it exists already."""
+    """One KRaft node (broker and controller in one process); alone unless ``quorum`` names the cluster's
+    controllers (:class:`LocalCluster`). ``start`` formats fresh storage unless it exists already."""
 
     libs: Path
     data_dir: Path
@@ -106,6 +114,11 @@ class LocalBroker:
     heap: str = "512m"
     secure: bool = False
     process: subprocess.Popen[bytes] | None = None
+    node_id: int = 1
+    quorum: str = ""  # controller.quorum.voters of a cluster: "1@127.0.0.1:<port>,2@..."; empty: this node alone
+    replication: int = 1  # copies of the broker's own topics (consumer offsets), and the default for new ones
+    cluster_id: str = ""  # one for every node of a cluster; empty: a new one when storage is formatted
+    _log_start: int = field(default=0, init=False, repr=False)  # the log's size when this process was launched
 
     @property
     def bootstrap(self) -> str:
@@ -126,6 +139,10 @@ class LocalBroker:
     @property
     def ca_file(self) -> Path:
         return self.tls_dir / "ca.pem"
+
+    def answers(self) -> bool:
+        """Whether the broker accepts connections on its port."""
+        return _accepts(self.port)
 
     def passwords(self) -> dict[str, str]:
         """Each local principal's password, made on the first secured start (``credentials.json``, 0600)."""
@@ -165,7 +182,10 @@ class LocalBroker:
         self.port = self.port or free_port()
         self.controller_port = self.controller_port or free_port()
         fields: dict[str, Any] = {"port": self.port, "controller_port": self.controller_port,
-                                  "log_dir": self.data_dir / "log", "partitions": self.partitions}
+                                  "log_dir": self.data_dir / "log", "partitions": self.partitions,
+                                  "node_id": self.node_id,
+                                  "voters": self.quorum or f"{self.node_id}@127.0.0.1:{self.controller_port}",
+                                  "replication": self.replication, "min_insync": in_sync_for(self.replication)}
         name = "server.properties.template"
         if self.secure:
             name = "server-secure.properties.template"
@@ -185,16 +205,23 @@ class LocalBroker:
 
     def start(self, timeout: float = 60.0) -> None:
         """Format storage if new, start the broker and return once it accepts connections."""
+        self.launch()
+        self.wait_started(timeout)
+
+    def launch(self) -> None:
+        """Format storage if new and start the broker's process, without waiting: a node of a cluster is ready only
+        once a majority of the controllers runs."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
         if not (self.data_dir / "log" / "meta.properties").exists():
             formatted = subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(config),
-                           *self._format_options()),
+                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={self.cluster_id or _cluster_id()}",
+                           "-c", str(config), *self._format_options()),
                 capture_output=True, text=True, check=False,
             )
             if formatted.returncode != 0:
                 raise BrokerStartError(f"formatting broker storage failed: {formatted.stdout}{formatted.stderr}")
+        self._log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             self._java(
@@ -207,6 +234,9 @@ class LocalBroker:
         )
         log.close()
         self.pid_file.write_text(str(self.process.pid))
+
+    def wait_started(self, timeout: float = 60.0) -> None:
+        """Return once the broker launched accepts connections (and, secured, has granted the service its ACLs)."""
         self._wait_ready(timeout)
         if self.secure:
             from crimelink.settings import KafkaSettings
@@ -221,11 +251,20 @@ class LocalBroker:
                 raise BrokerStartError(
                     f"broker exited with {self.process.returncode}; last log lines:\n{self._log_tail()}"
                 )
-            if "Kafka Server started" in self._log_tail() and _accepts(self.port):
+            if "Kafka Server started" in self._log_since_launch() and _accepts(self.port):
                 return
             time.sleep(0.1)
         self.stop()
         raise BrokerStartError(f"broker not ready after {timeout:.0f}s; last log lines:\n{self._log_tail()}")
+
+    def _log_since_launch(self) -> str:
+        """The log written since this process was launched (a restarted node's log holds its earlier runs too)."""
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(self._log_start)
+                return log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def _log_tail(self) -> str:
         try:
@@ -250,6 +289,116 @@ class LocalBroker:
                 self.process.wait(5)
         self.pid_file.unlink(missing_ok=True)
         self.process = None
+
+
+@dataclass
+class LocalCluster:
+    """``size`` KRaft nodes on loopback, each broker and controller, each with its own ports and data directory
+    (``<data_dir>/node-<n>``), formatted with one cluster id. The ports and the id are kept in
+    ``<data_dir>/cluster.json``, so the cluster restarts on the same addresses and a node killed comes back as itself.
+    Plain only: a secured cluster needs one CA for every node and is not built yet."""
+
+    libs: Path
+    data_dir: Path
+    size: int = 3
+    partitions: int = 4
+    heap: str = "384m"
+    nodes: list[LocalBroker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise BrokerStartError(f"a cluster needs at least one node, not {self.size}")
+        layout = self.data_dir / "cluster.json"
+        if layout.exists():
+            recorded = json.loads(layout.read_text())
+        else:
+            recorded = {"cluster_id": _cluster_id(),
+                        "nodes": [{"node_id": n, "port": free_port(), "controller_port": free_port()}
+                                  for n in range(1, self.size + 1)]}
+            _write_private(layout, json.dumps(recorded))
+        quorum = ",".join(f"{node['node_id']}@127.0.0.1:{node['controller_port']}" for node in recorded["nodes"])
+        self.nodes = [LocalBroker(libs=self.libs, data_dir=self.data_dir / f"node-{node['node_id']}", port=node["port"],
+                                  controller_port=node["controller_port"], partitions=self.partitions, heap=self.heap,
+                                  node_id=node["node_id"], quorum=quorum, replication=min(3, len(recorded["nodes"])),
+                                  cluster_id=recorded["cluster_id"])
+                      for node in recorded["nodes"]]
+        self.size = len(self.nodes)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    @property
+    def replication(self) -> int:
+        return self.nodes[0].replication
+
+    def client(self) -> dict[str, Any]:
+        """The Kafka settings' fields a client of this cluster needs: its address and the replication of what it
+        creates (:func:`in_sync_for`)."""
+        return {"bootstrap": self.bootstrap, "security_protocol": "PLAINTEXT", "replication_factor": self.replication,
+                "min_insync_replicas": in_sync_for(self.replication)}
+
+    def node(self, node_id: int) -> LocalBroker:
+        for node in self.nodes:
+            if node.node_id == node_id:
+                return node
+        raise BrokerStartError(f"the cluster has no node {node_id} (nodes {[node.node_id for node in self.nodes]})")
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start every node, then wait for each: no node is ready before a majority of the controllers runs."""
+        for node in self.nodes:
+            node.launch()
+        try:
+            for node in self.nodes:
+                node.wait_started(timeout)
+        except BrokerStartError:
+            self.stop()
+            raise
+
+    def start_node(self, node_id: int, timeout: float = 90.0) -> None:
+        """Start one node again (after :meth:`kill`); it catches up from the others."""
+        node = self.node(node_id)
+        node.launch()
+        node.wait_started(timeout)
+
+    def kill(self, node_id: int) -> None:
+        """SIGKILL one node, as a machine lost: no clean shutdown, no leadership handed over."""
+        node = self.node(node_id)
+        pid = node.process.pid if node.process else _read_pid(node.pid_file)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            if node.process is not None:
+                node.process.wait(10)
+            node.pid_file.unlink(missing_ok=True)
+        node.process = None
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each node's id, address, pid and whether it answers."""
+        return [{"node_id": node.node_id, "bootstrap": node.bootstrap, "pid": _read_pid(node.pid_file),
+                 "answers": node.answers()} for node in self.nodes]
+
+    def quorum_leader(self, timeout: float = 30.0) -> int:
+        """The node id of the active controller (the KRaft quorum's leader): of the nodes running, the leader named
+        with the latest epoch in their ``quorum-state`` files, which each voter rewrites at every election."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            known: list[tuple[int, int]] = []
+            for node in self.nodes:
+                if not node.answers():
+                    continue
+                with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
+                    state = json.loads((node.data_dir / "log" / "__cluster_metadata-0" / "quorum-state").read_text())
+                    if int(state["leaderId"]) > 0:
+                        known.append((int(state["leaderEpoch"]), int(state["leaderId"])))
+            if known:
+                return max(known)[1]
+            time.sleep(0.2)
+        raise BrokerStartError(f"no node named a quorum leader within {timeout:.0f}s")
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -69,25 +69,67 @@ def broker_fetch() -> None:
 @click.option("--secure", is_flag=True,
               help="SASL_SSL only: a CA and broker certificate, SCRAM logins and ACLs (the service login is recorded "
                    "for the other commands).")
-def broker_start(secure: bool) -> None:
+@click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True,
+              help="Nodes: 3 starts a local cluster (each node its own ports and data directory); topics crimelink "
+                   "creates then get 3 copies and min.insync.replicas 2.")
+def broker_start(secure: bool, brokers: int) -> None:
     """Start the local broker in the background and record its address for other commands."""
-    from crimelink.cli.broker import LocalBroker, fetch_broker
+    from crimelink.cli.broker import LocalBroker, LocalCluster, fetch_broker
 
     settings = get_settings()
     state = settings.broker_state_file
     if state.exists():
         raise click.ClickException(f"a broker is already recorded in {state}; run 'crimelink broker stop' first")
+    if secure and brokers > 1:
+        raise click.ClickException("a secured local cluster is not built yet: use --secure with one broker, or "
+                                   "--brokers without --secure")
     libs = fetch_broker(settings.home / "kafka" / "dist")
+    if brokers > 1:
+        cluster = LocalCluster(libs=libs, data_dir=settings.home / "kafka" / "cluster", size=brokers,
+                               partitions=settings.kafka.topic_partitions)
+        cluster.start()
+        _record_broker(state, {"bootstrap": cluster.bootstrap, "data_dir": str(cluster.data_dir), "brokers": brokers,
+                               "client": cluster.client()})
+        click.echo(f"Kafka cluster of {brokers} running at {cluster.bootstrap} (PLAINTEXT, pids "
+                   f"{', '.join(str(node.process.pid) for node in cluster.nodes if node.process)}); topics crimelink "
+                   f"creates get {cluster.replication} copies")
+        return
     local = LocalBroker(libs=libs, data_dir=settings.home / "kafka" / "data", partitions=settings.kafka.topic_partitions,
                         secure=secure)
     local.start()
-    state.write_text(json.dumps({"bootstrap": local.bootstrap, "pid": local.process.pid if local.process else None,
-                                 "data_dir": str(local.data_dir), "client": local.client()}))
-    state.chmod(0o600)
+    _record_broker(state, {"bootstrap": local.bootstrap, "pid": local.process.pid if local.process else None,
+                           "data_dir": str(local.data_dir), "client": local.client()})
     protocol = local.client()["security_protocol"]
     click.echo(f"Kafka broker running at {local.bootstrap} ({protocol}, pid {local.process.pid if local.process else '?'})")
     if secure:
         click.echo(f"  login for crimelink's commands recorded in {state}; CA certificate {local.ca_file}")
+
+
+def _record_broker(state: Path, recorded: dict[str, object]) -> None:
+    state.write_text(json.dumps(recorded))
+    state.chmod(0o600)
+
+
+@broker.command("status")
+def broker_status() -> None:
+    """Say whether each node of the local broker (or cluster) runs and answers; exit 1 if one does not."""
+    from crimelink.cli.broker import LocalBroker, LocalCluster
+
+    settings = get_settings()
+    state = settings.broker_state_file
+    if not state.exists():
+        raise click.ClickException("no local broker is recorded; run 'crimelink broker start'")
+    recorded = json.loads(state.read_text())
+    if recorded.get("brokers", 1) > 1:
+        nodes = LocalCluster(libs=Path(), data_dir=Path(recorded["data_dir"])).status()
+    else:
+        single = LocalBroker(libs=Path(), data_dir=Path(recorded["data_dir"]), port=int(recorded["bootstrap"].rsplit(":", 1)[1]))
+        nodes = [{"node_id": 1, "bootstrap": single.bootstrap, "pid": recorded.get("pid"), "answers": single.answers()}]
+    for node in nodes:
+        click.echo(f"node {node['node_id']}  {node['bootstrap']}  pid {node['pid'] or '-'}  "
+                   f"{'answers' if node['answers'] else 'DOES NOT ANSWER'}")
+    if not all(node["answers"] for node in nodes):
+        raise SystemExit(1)
 
 
 @broker.command("add-retailer")
@@ -123,8 +165,8 @@ def broker_add_retailer(retailer: str) -> None:
 
 @broker.command("stop")
 def broker_stop() -> None:
-    """Stop the local broker recorded by 'crimelink broker start'."""
-    from crimelink.cli.broker import LocalBroker
+    """Stop the local broker (every node of a cluster) recorded by 'crimelink broker start'."""
+    from crimelink.cli.broker import LocalBroker, LocalCluster
 
     settings = get_settings()
     state = settings.broker_state_file
@@ -132,9 +174,12 @@ def broker_stop() -> None:
         click.echo("no local broker is recorded")
         return
     recorded = json.loads(state.read_text())
-    LocalBroker(libs=Path(), data_dir=Path(recorded["data_dir"])).stop()
+    if recorded.get("brokers", 1) > 1:
+        LocalCluster(libs=Path(), data_dir=Path(recorded["data_dir"])).stop()
+    else:
+        LocalBroker(libs=Path(), data_dir=Path(recorded["data_dir"])).stop()
     state.unlink()
-    click.echo("Kafka broker stopped")
+    click.echo("Kafka broker stopped" if recorded.get("brokers", 1) == 1 else f"Kafka cluster of {recorded['brokers']} stopped")
 
 
 # --- worker, topics, feeds --------------------------------------------------------------------
@@ -156,7 +201,8 @@ def worker(loglevel: str, exit_with: int | None) -> None:
     bootstrap = settings.effective_kafka
     wait_for_broker(bootstrap)
     names = TopicNames(settings)
-    declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions, names.configs)
+    declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions, names.configs,
+                   names.replication)
     check_partitions(bootstrap, {name: names.partitions(name, settings.kafka.topic_partitions)
                                  for name in (names.normalised, names.gate_commands, names.correlation_in)})
     if exit_with is not None:
@@ -239,7 +285,7 @@ def topics() -> None:
     settings = get_settings()
     names = TopicNames(settings)
     created = declare_topics(settings.effective_kafka, names.all(), settings.kafka.topic_partitions,
-                             names.partitions, names.configs)
+                             names.partitions, names.configs, names.replication)
     for name in names.all():
         click.echo(f"{name}{'  (created)' if name in created else ''}")
 

@@ -28,7 +28,7 @@ def install(app: Any, wiring: Wiring) -> Correlator:
     linkage, names = wiring.settings.linkage, wiring.names
 
     def table(name: str) -> Any:
-        return app.Table(name, default=None, partitions=1)
+        return app.Table(name, default=None, partitions=1, extra_topic_configs=names.durability)
 
     state = CorrelatorState(
         cases=table("correlation-cases"),

@@ -35,7 +35,8 @@ _IN_FLIGHT = 4
 def install(app: Any, wiring: Wiring) -> CrimeNumberGate:
     """Adds the gate agent, its table and its expiry timer to ``app``; returns the gate."""
     settings, names = wiring.settings, wiring.names
-    held = app.Table("awaiting-crime-number", default=None, partitions=settings.kafka.topic_partitions)
+    held = app.Table("awaiting-crime-number", default=None, partitions=settings.kafka.topic_partitions,
+                     extra_topic_configs=names.durability)
     gate = CrimeNumberGate(
         held,
         deadline=timedelta(seconds=settings.gate.pending_deadline_seconds),

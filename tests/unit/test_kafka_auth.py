@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from crimelink.settings import KafkaSettings, Settings
 from crimelink.streams.kafka_auth import address, client_options, faust_credentials
+from crimelink.streams.topics import TopicNames
 
 REPO = Path(__file__).resolve().parents[2]
 SASL = {"bootstrap": "broker.example:9093", "security_protocol": "SASL_SSL", "username": "crimelink",
@@ -106,3 +107,26 @@ def test_a_login_handed_to_a_child_process_reads_back_the_same(monkeypatch: pyte
     assert (read.bootstrap, read.security_protocol, read.sasl_mechanism, read.username, read.ca_file) \
         == (login.bootstrap, "SASL_SSL", "SCRAM-SHA-256", "crimelink", tmp_path / "ca.pem")
     assert read.password is not None and read.password.get_secret_value() == "s3cret"
+
+
+def test_a_local_cluster_s_replication_comes_with_its_address_and_the_environment_s_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "kafka" / "broker.json"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"bootstrap": "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", "brokers": 3, "client": {
+        "bootstrap": "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", "security_protocol": "PLAINTEXT",
+        "replication_factor": 3, "min_insync_replicas": 2}}))
+    settings = Settings(home=tmp_path)
+    assert (settings.effective_kafka.replication_factor, settings.effective_kafka.min_insync_replicas) == (3, 2)
+    names = TopicNames(settings)
+    assert names.replication == 3 and names.configs(names.checked) == {"min.insync.replicas": "2"}
+    assert names.configs(names.audit)["min.insync.replicas"] == "2"  # with what the topic keeps for its purpose
+    monkeypatch.setenv("CRIMELINK_KAFKA_MIN_INSYNC_REPLICAS", "1")
+    overridden = Settings(home=tmp_path).effective_kafka
+    assert (overridden.replication_factor, overridden.min_insync_replicas) == (3, 1)
+
+
+def test_more_copies_in_sync_than_copies_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="MIN_INSYNC_REPLICAS=3 is more than"):
+        KafkaSettings(replication_factor=2, min_insync_replicas=3)
+    assert TopicNames(Settings(home=tmp_path)).durability == {}  # one copy: the broker's default, nothing to say
