@@ -636,13 +636,15 @@ def show_settings() -> None:
 @main.command()
 @click.option("--check", is_flag=True, help="Fail if a committed schema file is out of date.")
 def schema(check: bool) -> None:
-    """Write the JSON Schemas: the canonical incident (schemas/incident.schema.json), each raw feed format
-    (schemas/feeds/), and the gateway's OpenAPI document (deploy/openapi/gateway-v1.json)."""
+    """Write the generated contracts: the canonical incident's JSON Schema (schemas/incident.schema.json), each raw
+    feed format's (schemas/feeds/), the gateway's OpenAPI document (deploy/openapi/gateway-v1.json) and the ClickHouse
+    cluster's DDL (deploy/clickhouse/cluster.sql)."""
     from crimelink.gateway.published import render_openapi
     from crimelink.intake.feed_schemas import render_feed_schemas
     from crimelink.schemas.export import SCHEMA_FILE, render_schema
+    from crimelink.sinks.cluster_ddl import render_cluster_ddl
 
-    files = {SCHEMA_FILE: render_schema(), **render_feed_schemas(), **render_openapi()}
+    files = {SCHEMA_FILE: render_schema(), **render_feed_schemas(), **render_openapi(), **render_cluster_ddl()}
     stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
     if check:
         if stale:

@@ -32,8 +32,9 @@ def cluster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A working area whose local broker is a cluster of three, started and stopped with the CLI."""
     home = tmp_path_factory.mktemp("cluster-home")
     dist = REPO / ".crimelink" / "kafka" / "dist"
+    fetch_broker(dist)  # once per machine, as the other broker fixtures do
     (home / "kafka").mkdir(mode=0o700)
-    (home / "kafka" / "dist").symlink_to(dist)  # the jars the session already fetched
+    (home / "kafka" / "dist").symlink_to(dist)
     started = _crimelink(home, "broker", "start", "--brokers", "3")
     assert started.returncode == 0, started.stderr
     try:
