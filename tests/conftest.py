@@ -129,8 +129,8 @@ class RunningWorker:
         )
 
     def start(self) -> RunningWorker:
-        declare_topics(self.bootstrap, self.topics.all(), 2, self.topics.partitions, self.topics.configs,
-                       self.topics.replication)
+        declare_topics(self.bootstrap, self.topics.all(), int(self.env["CRIMELINK_TOPIC_PARTITIONS"]),
+                       self.topics.partitions, self.topics.configs, self.topics.replication)
         self.process.start()
         return self
 
