@@ -50,6 +50,7 @@ __all__ = [
     "PermissionDenied",
     "JustificationRequired",
     "AuditUnavailable",
+    "CrimeNumberRefused",
     "FeedError",
     "UnknownFeedFormat",
     "RecordRejected",
@@ -132,6 +133,15 @@ class JustificationRequired(AccessError):
 
 class AuditUnavailable(AccessError):
     pass
+
+
+class CrimeNumberRefused(CrimelinkError):
+    """``status``: the HTTP answer that fits (404 not the caller's to see, 403 another force's number, 409 already
+    settled, 422 not a crime number of that force)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class FeedError(CrimelinkError):

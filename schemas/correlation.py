@@ -54,7 +54,7 @@ class Case(_Model):
     descriptions: list[CaseDescription] = Field(default_factory=list)
     vehicles: list[CaseVehicle] = Field(default_factory=list)
     crime_number: str | None = None
-    crime_number_source: str = ""  # retailer-report or retailer-update (crimelink.schemas.incident.CrimeNumberSource)
+    crime_number_source: str = ""  # retailer-report, retailer-update or force (crimelink.schemas.incident.CrimeNumberSource)
     crime_number_via: str = ""  # the update's message and sender, when it came in one
     eligibility: str
     eligibility_reason: str = ""

@@ -70,10 +70,12 @@ class CrimeNumberStatus(StrEnum):
 
 
 class CrimeNumberSource(StrEnum):
-    """Where an incident's crime number came from: the record that reported it, or a later crime-number update."""
+    """Where an incident's crime number came from: the record that reported it, a later update from the retailer, or
+    a force's liaison officer who entered it for the force that issued it."""
 
     REPORT = "retailer-report"
     UPDATE = "retailer-update"
+    FORCE = "force"
 
 
 class Store(_Model):
@@ -146,8 +148,8 @@ class CrimeReference(_Model):
     reason: str = Field("", description="Why the reference has that status, in words a retailer can act on.")
     source: CrimeNumberSource = Field(CrimeNumberSource.REPORT, description="Where the crime number came from.")
     via: str = Field("", description="The message that carried it (topic/partition/offset) and, for an update, who sent "
-                                     "it (its Kafka channel's owner, or crimelink's own login for the gateway's); empty: "
-                                     "the incident's own record.")
+                                     "it (its Kafka channel's owner, crimelink's own login for the gateway's, or the "
+                                     "force user who entered it); empty: the incident's own record.")
 
 
 class SourcePosition(_Model):

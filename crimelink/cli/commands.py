@@ -464,8 +464,17 @@ def _broker_refusal(error: BaseException) -> str:
 @click.argument("crime_reference")
 @click.option("--force", "force_id", default=None, help="Issuing force id, when it is not the store's force.")
 @click.option("--own-channel", is_flag=True, help="Send on RETAILER's own topic, as a retailer's own Kafka login must.")
-def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id: str | None, own_channel: bool) -> None:
-    """Send a crime-number update for an incident already reported (what a retailer's system does)."""
+@click.option("--as-force", is_flag=True, help="Enter it as the force that issued it, through the worker with a force "
+                                               "user's CRIMELINK_TOKEN (no Kafka login needed).")
+def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id: str | None, own_channel: bool,
+                 as_force: bool) -> None:
+    """Send a crime-number update for an incident already reported (what a retailer's system does), or with
+    --as-force enter it as the force that issued it."""
+    if as_force:
+        if own_channel:
+            raise click.UsageError("--as-force goes through the worker, not a Kafka channel: drop --own-channel")
+        _enter_as_force(retailer, incident_id, crime_reference, force_id)
+        return
     from kafka.errors import KafkaError
 
     from crimelink.schemas.outcomes import CrimeNumberUpdate
@@ -483,6 +492,18 @@ def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id
         except KafkaError as error:
             raise click.ClickException(f"the broker refused the update on {topic}: {_broker_refusal(error)}") from None
     click.echo(f"sent crime number {crime_reference!r} for {update.key} to {topic}")
+
+
+def _enter_as_force(retailer: str, incident_id: str, crime_reference: str, force_id: str | None) -> None:
+    from urllib.parse import quote
+
+    from crimelink.cli.query_client import call_worker
+
+    body = {"crime_reference": crime_reference, **({"force_id": force_id} if force_id else {})}
+    answer = call_worker(get_settings(), f"/api/incidents/{quote(_retailer_id(retailer))}/{quote(incident_id, safe='')}"
+                                         "/crime-number", body=body)
+    click.echo(f"crime number {answer['crime_reference']} ({answer['force_id']}) entered by {answer['entered_by']} for "
+               f"{retailer}:{incident_id}, {answer['was']} until now: sent to the crime-number gate")
 
 
 @main.command()

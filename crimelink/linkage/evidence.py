@@ -122,7 +122,8 @@ def _document(package: dict[str, Any]) -> list[tuple[str, Any]]:
     return blocks
 
 
-_SOURCES = {"retailer-report": "in the retailer's report", "retailer-update": "sent later by the retailer"}
+_SOURCES = {"retailer-report": "in the retailer's report", "retailer-update": "sent later by the retailer",
+            "force": "entered by the force"}
 
 
 def _crime_number(entry: dict[str, Any]) -> str:

@@ -63,6 +63,7 @@ class HeldState(BaseModel):
     crime_reference: CrimeReference | None = None  # released: the valid reference that released it
     update: CrimeNumberUpdate | None = None  # parked only
     update_via: str = ""  # parked only: the message that carried the update, and who sent it
+    update_source: CrimeNumberSource = CrimeNumberSource.UPDATE  # parked only: the retailer's update or a force's
 
 
 @dataclass
@@ -118,13 +119,15 @@ class CrimeNumberGate:
             return self._released_again(incident, state, now)
         return self._settle(key, apply_gate(incident, self._rules, now), state, now)
 
-    def on_update(self, update: CrimeNumberUpdate, now: datetime, via: str = "") -> GateOutcome:
-        """``via``: the message that carried the update and who sent it, kept on the crime number it gives."""
+    def on_update(self, update: CrimeNumberUpdate, now: datetime, via: str = "",
+                  source: CrimeNumberSource = CrimeNumberSource.UPDATE) -> GateOutcome:
+        """``via``: the message that carried the update and who sent it, and ``source``: the retailer or a force;
+        both are kept on the crime number it gives."""
         state = self.state(update.key)
         now = _not_before(now, state)
         if state is None or state.kind == "parked":  # the incident is not here yet: wait for it
             self._keep(update.key, HeldState(kind="parked", since=now, deadline=now + self._early_update, update=update,
-                                             update_via=via))
+                                             update_via=via, update_source=source))
             return GateOutcome()
         if state.kind == "released" and state.since == now and state.crime_reference is not None \
                 and state.revision is not None:
@@ -147,7 +150,7 @@ class CrimeNumberGate:
         held = state.incident
         reference = held.crime_reference.model_copy(update={
             "raw": update.crime_reference, "force_id": update.force_id or held.crime_reference.force_id,
-            "source": CrimeNumberSource.UPDATE, "via": via})
+            "source": source, "via": via})
         updated = apply_gate(held.model_copy(update={"crime_reference": reference}), self._rules, now)
         return self._settle(update.key, updated, state, now)
 
@@ -205,7 +208,7 @@ class CrimeNumberGate:
         self._forget(incident.key)
         arrived = self._settle(incident.key, apply_gate(incident, self._rules, now), None, now)
         if arrived.checked[-1].eligibility in _AWAITING:
-            return self.on_update(parked.update, now, parked.update_via)
+            return self.on_update(parked.update, now, parked.update_via, parked.update_source)
         reference = arrived.checked[-1].crime_reference
         arrived.feedback.append(Feedback(
             retailer=incident.retailer, incident_id=incident.incident_id, status=FeedbackStatus.UPDATE_IGNORED,

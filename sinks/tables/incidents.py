@@ -104,9 +104,9 @@ TABLE = Table(
         Column("crime_ref_status", "LowCardinality(String)", "valid, invalid, incident_number or missing"),
         Column("crime_ref_reason", "String", "why the reference has that status"),
         Column("crime_ref_source", "LowCardinality(String)", "where the crime number came from: retailer-report (the "
-                                                             "incident's record) or retailer-update"),
+                                                             "incident's record), retailer-update or force"),
         Column("crime_ref_via", "String", "the message that carried an update's crime number (topic/partition/offset) "
-                                          "and who sent it; empty for the record's own"),
+                                          "and who sent it (a force: its user); empty for the record's own"),
         Column("eligibility", "LowCardinality(String)", "referable, pending, invalid or expired"),
         Column("eligibility_reason", "String", "why the incident has that eligibility"),
         Column("pending_deadline", "Nullable(DateTime64(3, 'UTC'))", "when a pending or invalid incident expires "

@@ -15,12 +15,13 @@ from crimelink.access.principals import Principal, Role
 from crimelink.intake.feeds.base import reasons_from_validation
 from crimelink.intake.normalise import retailer_mismatch
 from crimelink.referral.gate import feedback_for_dead_letter
+from crimelink.schemas.incident import CrimeNumberSource
 from crimelink.schemas.outcomes import CrimeNumberUpdate, DeadLetter, Reason
 from crimelink.streams.engine.checkpoint import Output
 from crimelink.streams.topics import received_at
 from crimelink.streams.wiring import Wiring
 
-__all__ = ["install"]
+__all__ = ["install", "update_command"]
 
 
 SHARED_SENDER = Principal("kafka:crimelink", Role.RETAILER, via="kafka")
@@ -43,6 +44,15 @@ def update_event(update: CrimeNumberUpdate, where: str, channel: str | None = No
                       rows=1,
                       detail=f"crime number {update.crime_reference!r}{force} sent for {update.retailer}; what it "
                              "changed is in retailer_feedback", event_id=uuid.uuid5(uuid.NAMESPACE_URL, where).hex)
+
+
+def update_command(update: CrimeNumberUpdate, at: datetime, via: str, sender: str,
+                   source: CrimeNumberSource = CrimeNumberSource.UPDATE) -> bytes:
+    """The gate command that applies ``update``: when it was received and where from travel with it, so the gate
+    decides it as of then however often it is routed, and the incident keeps where its crime number came from. Only
+    crimelink writes this topic, so ``sender`` and ``source`` are what crimelink authenticated, not a claim."""
+    return json.dumps({"command": "update", "update": update.model_dump(mode="json"), "at": at.isoformat(),
+                       "via": via, "sender": sender, "source": source.value}).encode()
 
 
 def install(app: Any, wiring: Wiring) -> Any:
@@ -75,12 +85,8 @@ def install(app: Any, wiring: Wiring) -> Any:
                 if feedback is not None:
                     output.add(names.feedback, feedback.key.encode(), feedback.model_dump_json().encode())
             else:
-                # When it was received, and where from, travel with it: the gate decides it as of then, however often
-                # it is routed, and the incident keeps where its crime number came from.
-                command = {"command": "update", "update": update.model_dump(mode="json"),
-                           "at": received_at(message, datetime.now(UTC)).isoformat(),
-                           "via": where, "sender": sender(channel).name}
-                output.add(names.gate_commands, update.key.encode(), json.dumps(command).encode())
+                command = update_command(update, received_at(message, datetime.now(UTC)), where, sender(channel).name)
+                output.add(names.gate_commands, update.key.encode(), command)
                 audit = update_event(update, where, channel)
                 output.add(names.audit, audit.event_id.encode(), json.dumps(audit.record()).encode())
             await wiring.send(output)

@@ -16,7 +16,7 @@ from typing import Any
 
 from crimelink.referral.gate import CrimeNumberGate, GateOutcome
 from crimelink.schemas.correlation import Case
-from crimelink.schemas.incident import IncidentBatch
+from crimelink.schemas.incident import CrimeNumberSource, IncidentBatch
 from crimelink.schemas.outcomes import CrimeNumberUpdate
 from crimelink.streams.engine.changelog import changelog_into
 from crimelink.streams.engine.checkpoint import InOrderDelivery, Output
@@ -107,7 +107,8 @@ def _outcomes(gate: CrimeNumberGate, names: TopicNames, sent_incidents: SentEnve
             if command["command"] == "update":
                 at = datetime.fromisoformat(command["at"]) if command.get("at") else now
                 via = f"{command['via']} from {command['sender']}" if command.get("via") else ""
-                yield gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), at, via)
+                source = CrimeNumberSource(command.get("source", CrimeNumberSource.UPDATE))
+                yield gate.on_update(CrimeNumberUpdate.model_validate(command["update"]), at, via, source)
             elif command["command"] == "erase":
                 gate.erase(command["key"])  # a tombstone in the changelog; nothing to store or tell
             else:

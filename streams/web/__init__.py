@@ -13,6 +13,7 @@ from crimelink.access.sessions import SessionStore
 from crimelink.access.users import UserRegistry
 from crimelink.streams.audit import FLUSH_SECONDS, AuditTrail
 from crimelink.streams.erasure import IncidentEraser
+from crimelink.streams.force_crime_numbers import ForceCrimeNumbers
 from crimelink.streams.web.door import Door, check_listen_address
 from crimelink.streams.web.views import install_views
 from crimelink.streams.wiring import Wiring
@@ -25,7 +26,7 @@ def install(app: Any, wiring: Wiring, trail: AuditTrail, eraser: IncidentEraser)
     settings = wiring.settings
     door = Door(settings.web, UserRegistry(settings.users_file),
                 SessionStore(settings.web.session_hours * 3600), trail)
-    install_views(app, door, wiring.store, eraser)
+    install_views(app, door, wiring.store, eraser, ForceCrimeNumbers(wiring))
 
     @app.timer(FLUSH_SECONDS)
     async def write_queued_refusals() -> None:

@@ -1,23 +1,24 @@
 """The worker's endpoints, each behind the door (``crimelink.streams.web.door``) and each recorded in the access log.
 
-=============================  =====================  ==========================================================
-path                           roles                  what
-=============================  =====================  ==========================================================
-``/healthz``                   anyone                 the worker answers
-``/login``, ``/logout``        anyone / signed in     the browser's session
-``/``                          signed in              the dashboard (analyst), or the page of the caller's role
-``/api/whoami``                signed in              who the token or session is
-``/api/query``                 analyst                free read-only SQL (justification)
-``/api/stats``                 analyst                the dashboard's figures
-``/api/alerts``                analyst, force         alerts (a force: those touching its forces)
-``/api/series``                analyst, force         series (a force: those touching its forces)
-``/api/incidents/{r}/{id}``    analyst, force         one incident in full (justification)
-``/alerts/{id}/evidence``      analyst, force         the evidence package: HTML, ?format=json|md (justification)
-``/api/backlog``               retailer, analyst      a retailer's backlog, filtered and paged (a retailer: its own)
-``/api/feedback/{r}/{id}``     retailer, analyst      one incident's status history (a retailer: its own only)
-``/api/audit``                 admin                  the access log
-``/api/erase``                 admin                  erase one incident everywhere (POST; the reason as justification)
-=============================  =====================  ==========================================================
+========================================  ==================  ==========================================================
+path                                      roles               what
+========================================  ==================  ==========================================================
+``/healthz``                              anyone              the worker answers
+``/login``, ``/logout``                   anyone / signed in  the browser's session
+``/``                                     signed in           the dashboard (analyst), or the page of the caller's role
+``/api/whoami``                           signed in           who the token or session is
+``/api/query``                            analyst             free read-only SQL (justification)
+``/api/stats``                            analyst             the dashboard's figures
+``/api/alerts``                           analyst, force      alerts (a force: those touching its forces)
+``/api/series``                           analyst, force      series (a force: those touching its forces)
+``/api/incidents/{r}/{id}``               analyst, force      one incident in full (justification)
+``/api/incidents/{r}/{id}/crime-number``  force               the force enters the crime number it issued (POST)
+``/alerts/{id}/evidence``                 analyst, force      the evidence package: HTML, ?format=json|md (justification)
+``/api/backlog``                          retailer, analyst   a retailer's backlog, filtered and paged (a retailer: its own)
+``/api/feedback/{r}/{id}``                retailer, analyst   one incident's status history (a retailer: its own only)
+``/api/audit``                            admin               the access log
+``/api/erase``                            admin               erase one incident everywhere (POST; the reason as justification)
+========================================  ==================  ==========================================================
 """
 
 from __future__ import annotations
@@ -39,12 +40,13 @@ from faust.web import Request, Response
 from crimelink.access.audit import AuditEvent, Category, Outcome
 from crimelink.access.principals import Principal, Role
 from crimelink.access.sessions import COOKIE
-from crimelink.errors import QueryError, ReadOnlyViolation
+from crimelink.errors import CrimeNumberRefused, QueryError, ReadOnlyViolation
 from crimelink.linkage.evidence import render_html, render_markdown
 from crimelink.settings import RETAILER_ID
 from crimelink.sinks.clickhouse import AnalystReader, QueryResult
 from crimelink.sinks.queries import STATS_QUERIES
 from crimelink.streams.erasure import IncidentEraser
+from crimelink.streams.force_crime_numbers import ForceCrimeNumbers
 from crimelink.streams.store import StoreThread
 from crimelink.streams.web.door import Door, SecureView
 from crimelink.streams.web.formats import json_default, to_csv, to_json
@@ -60,7 +62,8 @@ _ALERT_COLUMNS = ("alert_id, series_id, level, status, lead_force, forces, regio
                   "total_value_pence / 100 AS value_pounds, at")
 
 
-def install_views(app: Any, door: Door, store: StoreThread, eraser: IncidentEraser) -> None:
+def install_views(app: Any, door: Door, store: StoreThread, eraser: IncidentEraser,
+                  force_numbers: ForceCrimeNumbers) -> None:
     """Adds every endpoint of the table above to ``app``."""
     SecureView.door = door
     dashboard_html = _DASHBOARD.read_text()
@@ -325,6 +328,39 @@ def install_views(app: Any, door: Door, store: StoreThread, eraser: IncidentEras
                 if clear:  # in one incident's view the job needs the values themselves: the read above is logged
                     incident |= {"vehicle_pseudonyms": incident["vehicle_registrations"], **clear[0]}
                 return _json(self, incident), 1
+
+            return await self.audited(request, event, run)
+
+    @app.page("/api/incidents/{retailer}/{incident_id}/crime-number")
+    class ForceCrimeNumber(SecureView):
+        """POST {"crime_reference", "force_id"?}: a force's liaison enters the crime number its force issued for an
+        incident in its area (the incident's crime number then says ``force`` and who entered it)."""
+
+        roles = frozenset({Role.FORCE})
+        action = "force-crime-number"
+
+        async def post(self, request: Request, retailer: str, incident_id: str) -> Response:
+            try:
+                document = json.loads(await request.read())
+                reference = document["crime_reference"]
+                force_id = document.get("force_id")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                return self.problem(400, 'the request body must be a JSON object: {"crime_reference": ..., '
+                                         '"force_id": (optional, the issuing force when not the store\'s)}')
+            if not isinstance(reference, str) or not 0 < len(reference.strip()) <= 64 \
+                    or not (force_id is None or (isinstance(force_id, str) and RETAILER_ID.fullmatch(force_id))):
+                return self.problem(400, "crime_reference must be 1 to 64 characters and force_id a force id")
+            caller = self.caller(request)
+            event = caller.event(Category.ALTERATION, "force-crime-number", object=f"{retailer}:{incident_id}"[:300],
+                                 detail=f"crime number {reference.strip()!r} entered for force {force_id or 'of the store'}")
+
+            async def run() -> tuple[Response, int]:
+                try:
+                    answer = await force_numbers.enter(caller.principal, retailer, incident_id, reference.strip(),
+                                                       force_id)
+                except CrimeNumberRefused as refused:
+                    return self.problem(refused.status, str(refused)), 0
+                return self.bytes(json.dumps(answer).encode(), content_type="application/json", status=202), 1
 
             return await self.audited(request, event, run)
 

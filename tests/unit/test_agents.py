@@ -77,7 +77,8 @@ def test_crime_number_updates_become_gate_commands_or_dead_letters() -> None:
     routed = json.loads(command)
     assert key == b"northway:NW-1" and routed.pop("at")  # when it was received: the gate decides it as of then
     assert routed == {"command": "update", "update": {**update, "force_id": None},
-                      "via": "t.crime-number-updates/0/1", "sender": "kafka:crimelink"}  # kept on the crime number
+                      "via": "t.crime-number-updates/0/1", "sender": "kafka:crimelink",
+                      "source": "retailer-update"}  # kept on the crime number
     [(_, event, _)] = records["t.audit"]  # the alteration, in the same delivery as its command
     logged = json.loads(event)
     assert (logged["category"], logged["action"], logged["object"]) == ("alteration", "crime-number-update",

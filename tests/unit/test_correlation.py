@@ -119,7 +119,9 @@ def test_the_evidence_package_says_where_each_crime_number_came_from() -> None:
     reported = case("s1", "kent", 0, vehicle="KX19TRV").model_copy(update={"crime_number_source": "retailer-report"})
     updated = case("s2", "essex", 20, vehicle="KX19TRV").model_copy(
         update={"crime_number_source": "retailer-update", "crime_number_via": via})
-    third = case("s3", "sussex", 40, vehicle="KX19TRV").model_copy(update={"crime_number_source": "retailer-report"})
+    entered = "crimelink's web server from force user sussex-liaison"
+    third = case("s3", "sussex", 40, vehicle="KX19TRV").model_copy(
+        update={"crime_number_source": "force", "crime_number_via": entered})
     correlator = Correlator(CorrelatorState.in_memory())
     [alert] = [a for c in (reported, updated, third) for a in correlator.on_incident(c).alerts]
     entries = {entry["key"]: entry for entry in alert.evidence["evidence"]}
@@ -127,6 +129,7 @@ def test_the_evidence_package_says_where_each_crime_number_came_from() -> None:
     lines = {key: next(line for line in alert.evidence_markdown.splitlines() if f"/{key} " in line) for key in entries}
     assert "X/1234567/25 (sent later by the retailer, " in lines["s2"] and "kafka:retailer:northway" in lines["s2"]
     assert "X/1234567/25 (in the retailer's report)" in lines["s1"]
+    assert f"X/1234567/25 (entered by the force, {entered})" in lines["s3"]
     assert "kafka:retailer:northway" in render_html(alert.evidence)
 
 

@@ -299,6 +299,20 @@ def test_each_crime_number_says_where_it_came_from(gate: CrimeNumberGate) -> Non
                                                                         "early/0/1 from kafka:crimelink")
 
 
+def test_a_crime_number_a_force_entered_says_force_even_when_it_waited_for_its_incident(
+        gate: CrimeNumberGate, held: dict[str, Any]) -> None:
+    via = "crimelink's web server from force user sussex-liaison"
+    gate.on_incident(_incident(None), T0)
+    entered = gate.on_update(_update("SX/12345678/25"), T0 + timedelta(hours=1), via, CrimeNumberSource.FORCE)
+    assert entered.checked[0].eligibility is Eligibility.REFERABLE
+    assert (entered.checked[0].crime_reference.source, entered.checked[0].crime_reference.via) == (
+        CrimeNumberSource.FORCE, via)
+    gate.on_update(_update("SX/12345678/25", incident_id="NW-EARLY"), T0, via, CrimeNumberSource.FORCE)
+    assert json.loads(held["northway:NW-EARLY"])["update_source"] == "force"  # parked: the changelog keeps the source
+    early = gate.on_incident(_incident(None, incident_id="NW-EARLY"), T0 + timedelta(minutes=5)).checked[-1]
+    assert (early.eligibility, early.crime_reference.source) == (Eligibility.REFERABLE, CrimeNumberSource.FORCE)
+
+
 def test_an_erased_incident_is_forgotten_and_a_resend_is_new(gate: CrimeNumberGate, held: dict[str, Any]) -> None:
     gate.on_incident(_incident(None), T0)
     assert gate.erase("northway:NW-1") and held == {} and gate.due(T0 + DEADLINE * 2) == []
