@@ -14,10 +14,11 @@ from pydantic import SecretStr
 
 from crimelink.access.principals import Role
 from crimelink.access.users import UserRegistry
-from crimelink.cli.broker import LocalBroker, LocalCluster, fetch_broker, free_port
+from crimelink.cli.broker import SERVICE_USER, LocalBroker, LocalCluster, fetch_broker, free_port
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.errors import BrokerError
-from crimelink.settings import Settings
+from crimelink.settings import KafkaSettings, Settings
+from crimelink.streams.kafka_auth import Broker, login_environment
 from crimelink.streams.kafka_io import delete_topics
 
 __all__ = ["REPO", "bench_workdir", "children_of", "forget_topics", "local_broker", "local_cluster", "start_worker"]
@@ -48,7 +49,7 @@ def bench_workdir(prefix: str) -> Iterator[Path]:
 
 
 @contextmanager
-def forget_topics(bootstrap: str, *prefixes: str) -> Iterator[None]:
+def forget_topics(bootstrap: Broker, *prefixes: str) -> Iterator[None]:
     """Delete the run's topics (its topic prefix, and its app id's for Faust's own) once it is done, so a broker named by
     CRIMELINK_BENCH_BOOTSTRAP does not keep every run's data; a broker the run started goes with its working area."""
     try:
@@ -62,17 +63,20 @@ def forget_topics(bootstrap: str, *prefixes: str) -> Iterator[None]:
 
 
 @contextmanager
-def local_broker(workdir: Path) -> Iterator[str]:
-    """The broker named by CRIMELINK_BENCH_BOOTSTRAP, or a one-partition local one for the run; yields its address."""
+def local_broker(workdir: Path, secure: bool = False) -> Iterator[Broker]:
+    """The broker named by CRIMELINK_BENCH_BOOTSTRAP (logged in to as the CRIMELINK_KAFKA_* variables say: protocol,
+    SASL login, CA file), or a one-partition local one for the run, secured as ``crimelink broker start --secure``
+    makes it (SASL_SSL, SCRAM, ACLs) with ``secure``; yields its address, or its login when it needs one."""
     bootstrap = os.environ.get("CRIMELINK_BENCH_BOOTSTRAP")
     if bootstrap:
-        yield bootstrap
+        named = KafkaSettings(bootstrap=bootstrap)
+        yield bootstrap if named.security_protocol == "PLAINTEXT" else named
         return
     broker = LocalBroker(libs=fetch_broker(REPO / ".crimelink" / "kafka" / "dist"), data_dir=workdir / "kafka",
-                         partitions=1)
+                         partitions=1, secure=secure)
     broker.start()
     try:
-        yield broker.bootstrap
+        yield KafkaSettings(**broker.client(SERVICE_USER)) if secure else broker.bootstrap
     finally:
         broker.stop()
 
@@ -96,7 +100,7 @@ def start_worker(settings: Settings, home: Path, app_id: str, **extra_env: str) 
     web_port = free_port()
     dsn = f"chdb://{home / 'clickhouse'}"
     token = UserRegistry(home / "users.json").add("bench", Role.ANALYST, replace=True)
-    env = {**os.environ, "CRIMELINK_HOME": str(home), "CRIMELINK_KAFKA_BOOTSTRAP": settings.effective_kafka_bootstrap,
+    env = {**os.environ, "CRIMELINK_HOME": str(home), **login_environment(settings.effective_kafka),
            "CRIMELINK_TOPIC_PREFIX": settings.kafka.topic_prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
            "CRIMELINK_APP_ID": app_id, "CRIMELINK_WEB_PORT": str(web_port), "CRIMELINK_CLICKHOUSE_DSN": dsn, **extra_env}
     worker = WorkerProcess(env, home / "worker.log", f"http://127.0.0.1:{web_port}")

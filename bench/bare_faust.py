@@ -1,6 +1,7 @@
 """The ceiling: a bare Faust agent that only consumes the raw topics (take(1000)), nothing else.
 
-Run by bench/throughput.py as a subprocess: BARE_TOPICS, BARE_EXPECT, BARE_BOOTSTRAP, BARE_OUT, and BARE_SCHEME:
+Run by bench/throughput.py as a subprocess: BARE_TOPICS, BARE_EXPECT, BARE_BOOTSTRAP (with the CRIMELINK_KAFKA_*
+login variables on a secured broker), BARE_OUT, and BARE_SCHEME:
 ``kafka`` for Faust as shipped, or crimelink's transport (``crimelink.streams.engine.transport``: the same, with the fetch wait
 crimelink's worker uses), so the ceiling has the one advantage crimelink has.
 """
@@ -15,12 +16,14 @@ import faust
 
 from crimelink.settings import KafkaSettings
 from crimelink.streams.engine.transport import SCHEME
+from crimelink.streams.kafka_auth import faust_credentials
 
-broker = f"{os.environ.get('BARE_SCHEME', SCHEME)}://{os.environ['BARE_BOOTSTRAP']}"
-app = faust.App(f"bare-{os.getpid()}", broker=broker, store="memory://", web_enabled=False,
-                consumer_auto_offset_reset="earliest", topic_allow_declare=False,
+login = KafkaSettings(bootstrap=os.environ["BARE_BOOTSTRAP"])  # the rest of the login from CRIMELINK_KAFKA_*
+broker = f"{os.environ.get('BARE_SCHEME', SCHEME)}://{login.bootstrap}"
+app = faust.App(f"bare-{os.getpid()}", broker=broker, broker_credentials=faust_credentials(login), store="memory://",
+                web_enabled=False, consumer_auto_offset_reset="earliest", topic_allow_declare=False,
                 datadir=os.environ.get("BARE_DATADIR", "bare-data"))
-app.fetch_max_wait_ms = KafkaSettings().fetch_max_wait_ms  # as the worker reads it (crimelink.streams.engine.transport)
+app.fetch_max_wait_ms = login.fetch_max_wait_ms  # as the worker reads it (crimelink.streams.engine.transport)
 topic = app.topic(*os.environ["BARE_TOPICS"].split(","), value_serializer="raw", key_serializer="raw")
 expect = int(os.environ["BARE_EXPECT"])
 seen = {"count": 0, "first": 0.0}

@@ -54,10 +54,10 @@ from crimelink.intake.edges import EventWindow
 from crimelink.intake.normalise import Normaliser, RawRecord
 from crimelink.intake.stores import StoreRegistry
 from crimelink.schemas.outcomes import DeadLetter
-from crimelink.settings import KafkaSettings, Settings
+from crimelink.settings import Settings
 from crimelink.simulation.feed import Simulator
 from crimelink.simulation.scenarios import OrcScenario
-from crimelink.streams.kafka_auth import client_options
+from crimelink.streams.kafka_auth import Broker, client_options, settings_of
 from crimelink.streams.kafka_io import Publisher, declare_topics, replication_of
 from crimelink.streams.topics import TopicNames
 
@@ -164,7 +164,7 @@ def _resumed_after(query_settings: Settings, killed_at: datetime, timeout: float
     return float("inf")
 
 
-def _alert_repeats(bootstrap: str, topic: str) -> int:
+def _alert_repeats(bootstrap: Broker, topic: str) -> int:
     consumer = KafkaConsumer(topic, **client_options(bootstrap), auto_offset_reset="earliest", enable_auto_commit=False,
                              group_id=None, consumer_timeout_ms=3000)
     seen: Counter[tuple[str, int]] = Counter()
@@ -183,7 +183,7 @@ broker of a cluster that is not the active controller, and the active controller
 broker killed is started again once storing has resumed without it."""
 
 
-def run_once(bootstrap: str, workdir: Path, seed: int, kills: int, rate: float, settle: float, *,
+def run_once(bootstrap: Broker, workdir: Path, seed: int, kills: int, rate: float, settle: float, *,
              victims: Sequence[str] = ("worker", "intake"), cluster: LocalCluster | None = None) -> dict[str, Any]:
     """One run: ``kills`` SIGKILLs of each of ``victims`` in a random order during the stream, then every record
     counted. Broker victims need ``cluster`` (the one ``bootstrap`` names)."""
@@ -192,9 +192,8 @@ def run_once(bootstrap: str, workdir: Path, seed: int, kills: int, rate: float, 
         raise ValueError(f"victims are {', '.join(VICTIMS)} (broker and controller on a cluster only): {unknown or victims}")
     token = uuid.uuid4().hex[:6]
     replication = cluster.replication if cluster is not None else 1
-    settings = Settings(home=workdir, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=f"k{token}.",
-                                                          replication_factor=replication,
-                                                          min_insync_replicas=in_sync_for(replication)))
+    settings = Settings(home=workdir, kafka=settings_of(bootstrap, topic_prefix=f"k{token}.", replication_factor=replication,
+                                                        min_insync_replicas=in_sync_for(replication)))
     names = TopicNames(settings)
     declare_topics(bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions, names.configs,
                    names.replication)
@@ -283,7 +282,7 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(values), 1), "max": round(max(values), 1), "count": len(values)}
 
 
-def _count(query_settings: Settings, sent: Sent, bootstrap: str, names: TopicNames) -> dict[str, Any]:
+def _count(query_settings: Settings, sent: Sent, bootstrap: Broker, names: TopicNames) -> dict[str, Any]:
     def rows(sql: str) -> list[list[Any]]:
         return run_query(sql, {}, query_settings).rows
 

@@ -36,6 +36,7 @@ from crimelink.cli.worker_process import WorkerProcess
 from crimelink.intake.feeds import adapters
 from crimelink.intake.stores import StoreRegistry
 from crimelink.simulation.feed import RETAILER_FORMATS, Simulator
+from crimelink.streams.kafka_auth import login_environment
 
 
 def _batches(records: list[Any], size: int) -> list[tuple[str, str, list[bytes]]]:
@@ -133,7 +134,7 @@ def main() -> None:
         for clients in [int(part) for part in args.clients.split(",")]:
             prefix = f"bg{run}c{clients}."
             port = free_port()
-            env = {**os.environ, "CRIMELINK_HOME": str(workdir), "CRIMELINK_KAFKA_BOOTSTRAP": bootstrap,
+            env = {**os.environ, "CRIMELINK_HOME": str(workdir), **login_environment(bootstrap),
                    "CRIMELINK_TOPIC_PREFIX": prefix, "CRIMELINK_TOPIC_PARTITIONS": "1",
                    "CRIMELINK_GATEWAY_PORT": str(port), "CRIMELINK_GATEWAY_RATE_PER_SECOND": "1000000",
                    "CRIMELINK_GATEWAY_RATE_BURST": "1000000", "CRIMELINK_GATEWAY_MAX_BATCH_RECORDS": str(args.batch)}
@@ -145,7 +146,7 @@ def main() -> None:
                                                            _batches(records, args.batch), clients))
             finally:
                 gateway.stop()
-        ingest_env = {**os.environ, "CRIMELINK_HOME": str(workdir), "CRIMELINK_KAFKA_BOOTSTRAP": bootstrap,
+        ingest_env = {**os.environ, "CRIMELINK_HOME": str(workdir), **login_environment(bootstrap),
                       "CRIMELINK_TOPIC_PREFIX": f"bg{run}ingest.", "CRIMELINK_TOPIC_PARTITIONS": "1"}
         subprocess.run([sys.executable, "-m", "crimelink.cli", "topics"], env=ingest_env, cwd=REPO, check=True,
                        capture_output=True, timeout=120)

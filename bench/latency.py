@@ -1,6 +1,6 @@
 """Latency at a fixed offered rate: produce -> row in ClickHouse, and produce -> alert.
 
-    .venv/bin/python -m bench.latency [--rates 500,2000] [--seconds 20] [--json bench/results/latency.json]
+    .venv/bin/python -m bench.latency [--rates 500,2000] [--seconds 20] [--secure] [--json bench/results/latency.json]
 
 For each rate a fresh worker (one process, its own topics and embedded ClickHouse) receives an
 OrcScenario stream (police.uk-weighted background with planted travelling groups) paced at that
@@ -25,10 +25,10 @@ from typing import Any
 from bench._local import bench_workdir, forget_topics, local_broker, start_worker
 from crimelink.cli.query_client import run_query
 from crimelink.intake.stores import StoreRegistry
-from crimelink.settings import KafkaSettings, Settings
+from crimelink.settings import Settings
 from crimelink.simulation.scenarios import OrcScenario
 from crimelink.streams.engine.record_batches import BatchProducer, Output
-from crimelink.streams.kafka_auth import client_options
+from crimelink.streams.kafka_auth import Broker, client_options, settings_of
 from crimelink.streams.kafka_io import Publisher, declare_topics
 from crimelink.streams.topics import TopicNames
 
@@ -51,7 +51,7 @@ def percentiles(values: list[float]) -> dict[str, float | int]:
 class _AlertListener(threading.Thread):
     """Reads the alerts topic and notes when each alert arrived."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: Broker, topic: str) -> None:
         super().__init__(daemon=True)
         from kafka import KafkaConsumer
 
@@ -67,7 +67,7 @@ class _AlertListener(threading.Thread):
         self.consumer.close()
 
 
-async def _paced(bootstrap: str, names: TopicNames, records: list[Any], rate: float) -> tuple[dict[str, float], float]:
+async def _paced(bootstrap: Broker, names: TopicNames, records: list[Any], rate: float) -> tuple[dict[str, float], float]:
     """Send at ``rate`` per second, each 10 ms slice's records as one record batch per topic partition; returns
     each key's send time and the achieved rate.
 
@@ -99,15 +99,15 @@ async def _paced(bootstrap: str, names: TopicNames, records: list[Any], rate: fl
     return sent_at, len(records) / (time.perf_counter() - started)
 
 
-def run_rate(bootstrap: str, rate: float, seconds: float, workdir: Path, settle_seconds: float) -> dict[str, Any]:
+def run_rate(bootstrap: Broker, rate: float, seconds: float, workdir: Path, settle_seconds: float) -> dict[str, Any]:
     token = uuid.uuid4().hex[:6]
     home = workdir / f"rate-{int(rate)}"
-    settings = Settings(home=home, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=f"l{token}.", topic_partitions=1))
+    settings = Settings(home=home, kafka=settings_of(bootstrap, topic_prefix=f"l{token}.", topic_partitions=1))
     with forget_topics(bootstrap, settings.kafka.topic_prefix, f"latency-{token}"):
         return _run_rate(bootstrap, rate, seconds, settings, token, settle_seconds)
 
 
-def _run_rate(bootstrap: str, rate: float, seconds: float, settings: Settings, token: str,
+def _run_rate(bootstrap: Broker, rate: float, seconds: float, settings: Settings, token: str,
               settle_seconds: float) -> dict[str, Any]:
     home = settings.home
     names = TopicNames(settings)
@@ -168,8 +168,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each rate is offered")
     parser.add_argument("--settle", type=float, default=300.0, help="longest wait for the last rows after sending")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--secure", action="store_true", help="on a local broker with TLS, SCRAM logins and ACLs")
     args = parser.parse_args()
-    with bench_workdir("crimelink-latency-") as workdir, local_broker(workdir) as bootstrap:
+    with bench_workdir("crimelink-latency-") as workdir, local_broker(workdir, args.secure) as bootstrap:
         results = [run_rate(bootstrap, float(rate), args.seconds, workdir, args.settle) for rate in args.rates.split(",")]
     print(f"{'offered/s':>10} {'sent/s':>8} {'stored':>8} {'alerts':>7} | {'produce->row p50/p95/p99 ms':>30} | "
           f"{'produce->alert p50/p95/p99 ms (n)':>36}")

@@ -1,6 +1,10 @@
 """End-to-end throughput against the ceilings, measured side by side on the same messages.
 
-    .venv/bin/python -m bench.throughput [--count 20000] [--json bench/results/throughput.json]
+    .venv/bin/python -m bench.throughput [--count 20000] [--secure] [--json bench/results/throughput.json]
+
+``--secure`` runs it all on a local broker that takes only TLS and SCRAM logins (ACLs on), every client logged in:
+what the login and encryption cost. CRIMELINK_BENCH_BOOTSTRAP (with CRIMELINK_KAFKA_* for its login) runs on a
+broker of your own instead.
 
 Produces N simulated incidents (three feed formats, realistic content, 4% faulty) to fresh raw
 topics on a local broker, then measures on those same messages:
@@ -32,15 +36,15 @@ from bench._local import REPO, bench_workdir, children_of, forget_topics, local_
 from bench.domain_work import domain_work
 from crimelink.cli.query_client import run_query
 from crimelink.intake.stores import StoreRegistry
-from crimelink.settings import KafkaSettings, Settings
+from crimelink.settings import Settings
 from crimelink.simulation.feed import Simulator
 from crimelink.streams.engine.transport import SCHEME
-from crimelink.streams.kafka_auth import client_options
+from crimelink.streams.kafka_auth import Broker, address, client_options, login_environment, settings_of
 from crimelink.streams.kafka_io import Publisher, declare_topics
 from crimelink.streams.topics import TopicNames
 
 
-async def _getmany(bootstrap: str, topics: list[str], expect: int) -> float:
+async def _getmany(bootstrap: Broker, topics: list[str], expect: int) -> float:
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(*topics, **client_options(bootstrap), auto_offset_reset="earliest",
@@ -59,9 +63,10 @@ async def _getmany(bootstrap: str, topics: list[str], expect: int) -> float:
     return time.perf_counter() - first
 
 
-def _bare_faust(bootstrap: str, topics: list[str], expect: int, workdir: Path, scheme: str) -> float:
+def _bare_faust(bootstrap: Broker, topics: list[str], expect: int, workdir: Path, scheme: str) -> float:
     out = workdir / f"bare-{scheme}.json"
-    env = {**os.environ, "BARE_TOPICS": ",".join(topics), "BARE_EXPECT": str(expect), "BARE_BOOTSTRAP": bootstrap,
+    env = {**os.environ, **login_environment(bootstrap), "BARE_TOPICS": ",".join(topics), "BARE_EXPECT": str(expect),
+           "BARE_BOOTSTRAP": address(bootstrap),
            "BARE_OUT": str(out), "BARE_DATADIR": str(workdir / f"bare-{scheme}-data"), "BARE_SCHEME": scheme}
     log = (workdir / f"bare-{scheme}.log").open("w")
     subprocess.run([sys.executable, "-m", "bench.bare_faust"], env=env,
@@ -88,14 +93,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--secure", action="store_true", help="on a local broker with TLS, SCRAM logins and ACLs")
     parser.add_argument("--profile", type=Path,
                         help="record the worker with py-spy (raw stacks per thread) into this file; slows the worker down")
     args = parser.parse_args()
     token = uuid.uuid4().hex[:6]
-    with (bench_workdir("crimelink-bench-") as workdir, local_broker(workdir) as bootstrap,
+    with (bench_workdir("crimelink-bench-") as workdir, local_broker(workdir, args.secure) as bootstrap,
           forget_topics(bootstrap, f"b{token}.", f"bench-{token}")):
-        settings = Settings(home=workdir, kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=f"b{token}.",
-                                                                     topic_partitions=1))
+        settings = Settings(home=workdir, kafka=settings_of(bootstrap, topic_prefix=f"b{token}.", topic_partitions=1))
         names = TopicNames(settings)
         declare_topics(bootstrap, names.all(), 1, names.partitions)
         records = list(Simulator(StoreRegistry.load(), seed=3, fault_rate=0.04).records(args.count))
@@ -140,6 +145,7 @@ def main() -> None:
         domain = domain_work(records)
         results = {
             "count": args.count,
+            "kafka_security_protocol": settings.kafka.security_protocol,
             "produce_per_s": round(args.count / produce_seconds),
             "aiokafka_getmany_per_s": round(args.count / getmany_seconds),
             "bare_faust_as_shipped_per_s": round(args.count / stock_seconds),

@@ -16,13 +16,23 @@ from typing import Any, TypeAlias
 
 from crimelink.settings import KafkaSettings
 
-__all__ = ["Broker", "address", "client_options", "faust_credentials", "tls_context"]
+__all__ = ["Broker", "address", "client_options", "faust_credentials", "login_environment", "settings_of", "tls_context"]
 
 Broker: TypeAlias = KafkaSettings | str
 
 
 def _settings(broker: Broker) -> KafkaSettings:
     return broker if isinstance(broker, KafkaSettings) else KafkaSettings(bootstrap=broker)
+
+
+def settings_of(broker: Broker, **fields: Any) -> KafkaSettings:
+    """``broker`` as Kafka settings, with ``fields`` changed (a run's own topic prefix, say)."""
+    return _settings(broker).model_copy(update=fields)
+
+
+def login_environment(broker: Broker) -> dict[str, str]:
+    """The ``CRIMELINK_KAFKA_*`` variables a crimelink process started for ``broker`` needs to reach and log in to it."""
+    return {"CRIMELINK_KAFKA_BOOTSTRAP": broker} if isinstance(broker, str) else broker.login_environment()
 
 
 def address(broker: Broker) -> str:

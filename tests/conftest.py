@@ -25,7 +25,7 @@ from crimelink.cli.query_client import run_query
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.settings import ClickHouseSettings, ClientSettings, KafkaSettings, Settings, WebSettings
 from crimelink.sinks.clickhouse import ClickHouseStore, QueryResult
-from crimelink.streams.kafka_auth import Broker, client_options
+from crimelink.streams.kafka_auth import Broker, client_options, login_environment
 from crimelink.streams.kafka_io import declare_topics
 from crimelink.streams.topics import TopicNames
 
@@ -76,11 +76,6 @@ def kafka_broker(request: pytest.FixtureRequest) -> Broker:
     return KafkaSettings(**request.getfixturevalue("secure_broker").client(SERVICE_USER))
 
 
-def kafka_env(broker: Broker) -> dict[str, str]:
-    """The environment a crimelink process needs to log in to ``broker``."""
-    return {"CRIMELINK_KAFKA_BOOTSTRAP": broker} if isinstance(broker, str) else broker.login_environment()
-
-
 class RunningWorker:
     """A real ``crimelink worker`` process on its own topics, app id and embedded ClickHouse."""
 
@@ -93,7 +88,7 @@ class RunningWorker:
         self.env = {
             **os.environ,
             "CRIMELINK_HOME": str(home),
-            **kafka_env(bootstrap),
+            **login_environment(bootstrap),
             "CRIMELINK_TOPIC_PREFIX": f"t{token}.",
             "CRIMELINK_APP_ID": f"crimelink-test-{token}",
             "CRIMELINK_WEB_PORT": str(self.web_port),
