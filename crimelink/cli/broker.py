@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import ipaddress
 import json
 import os
 import secrets
@@ -20,11 +19,11 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from crimelink.cli.certificates import issue, write_private
 from crimelink.errors import BrokerFetchError, BrokerStartError
 
 __all__ = ["kafka_version", "DEPLOY_DIR", "LocalBroker", "LocalCluster", "fetch_broker", "free_port", "in_sync_for",
@@ -148,7 +147,7 @@ class LocalBroker:
         """Each local principal's password, made on the first secured start (``credentials.json``, 0600)."""
         stored = self.data_dir / "credentials.json"
         if not stored.exists():
-            _write_private(stored, json.dumps({user: secrets.token_urlsafe(24) for user in _USERS}))
+            write_private(stored, json.dumps({user: secrets.token_urlsafe(24) for user in _USERS}))
         return dict(json.loads(stored.read_text()))
 
     def add_retailer(self, retailer: str, topic_prefix: str = "crimelink.") -> str:
@@ -163,7 +162,7 @@ class LocalBroker:
         user = retailer_user(retailer)
         passwords = self.passwords()
         password = passwords.setdefault(user, secrets.token_urlsafe(24))
-        _write_private(self.data_dir / "credentials.json", json.dumps(passwords))
+        write_private(self.data_dir / "credentials.json", json.dumps(passwords))
         return grant_retailer_channel(KafkaSettings(**self.client("admin")), RetailerChannel.prefix_of(topic_prefix, retailer),
                                       retailer, password)
 
@@ -193,7 +192,7 @@ class LocalBroker:
             fields |= {"admin_password": self.passwords()["admin"], "keystore": self.tls_dir / "broker.pem",
                        "ca_file": self.ca_file}
         config = self.data_dir / "server.properties"
-        _write_private(config, (DEPLOY_DIR / name).read_text().format(**fields))
+        write_private(config, (DEPLOY_DIR / name).read_text().format(**fields))
         return config
 
     def _format_options(self) -> list[str]:
@@ -315,7 +314,7 @@ class LocalCluster:
             recorded = {"cluster_id": _cluster_id(),
                         "nodes": [{"node_id": n, "port": free_port(), "controller_port": free_port()}
                                   for n in range(1, self.size + 1)]}
-            _write_private(layout, json.dumps(recorded))
+            write_private(layout, json.dumps(recorded))
         quorum = ",".join(f"{node['node_id']}@127.0.0.1:{node['controller_port']}" for node in recorded["nodes"])
         self.nodes = [LocalBroker(libs=self.libs, data_dir=self.data_dir / f"node-{node['node_id']}", port=node["port"],
                                   controller_port=node["controller_port"], partitions=self.partitions, heap=self.heap,
@@ -401,47 +400,14 @@ class LocalCluster:
         raise BrokerStartError(f"no node named a quorum leader within {timeout:.0f}s")
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Written 0600 whatever the umask: the file holds a password or a private key."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
-    path.chmod(0o600)
-
-
 def _make_tls(tls_dir: Path) -> None:
     """A CA and a broker certificate for 127.0.0.1 and localhost, made once (kept across restarts, so clients that
     trust ``ca.pem`` keep trusting the broker). The keys never leave ``tls_dir`` (0700, files 0600)."""
     if (tls_dir / "broker.pem").exists():
         return
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.now(UTC)
-
-    def certificate(subject: str, key: Any, issuer: x509.Name | None, signer: Any, *, ca: bool) -> x509.Certificate:
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-        builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=825))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        if not ca:
-            builder = builder.add_extension(x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        return builder.sign(signer, hashes.SHA256())
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = certificate("crimelink local broker CA", ca_key, None, ca_key, ca=True)
-    broker_key = ec.generate_private_key(ec.SECP256R1())
-    broker_cert = certificate("127.0.0.1", broker_key, ca_cert.subject, ca_key, ca=False)
-    pem = serialization.Encoding.PEM
-    key_pem = broker_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    _write_private(tls_dir / "ca.pem", ca_cert.public_bytes(pem).decode())
-    _write_private(tls_dir / "broker.pem", key_pem.decode() + broker_cert.public_bytes(pem).decode()
-                   + ca_cert.public_bytes(pem).decode())
+    issued = issue("crimelink local broker CA", ["127.0.0.1", "localhost"])
+    write_private(tls_dir / "ca.pem", issued.ca)
+    write_private(tls_dir / "broker.pem", issued.key + issued.certificate + issued.ca)
 
 
 def _cluster_id() -> str:

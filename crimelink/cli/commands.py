@@ -645,6 +645,27 @@ def audit(user: str | None, since: str | None, action: str | None, limit: int, o
     print_result(as_result(call_worker(get_settings(), "/api/audit", query=query)), output)
 
 
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", "hosts", multiple=True, required=True,
+              help="A name (or address) clients reach the servers by; repeat for each (worker, gateway, localhost...).")
+@click.option("--replace", is_flag=True, help="Make new ones even if DIRECTORY holds some (clients must then trust "
+                                              "the new CA).")
+def certificates(directory: Path, hosts: tuple[str, ...], replace: bool) -> None:
+    """Make a private CA and a TLS certificate for the worker's and the gateway's web servers: DIRECTORY/ca.crt,
+    web.crt (the certificate and the CA's: a chain) and web.key (0600), as deploy/compose.yaml mounts them."""
+    from crimelink.cli.certificates import issue, write_private
+
+    files = [directory / name for name in ("ca.crt", "web.crt", "web.key")]
+    if not replace and any(file.exists() for file in files):
+        raise click.ClickException(f"{directory} already holds certificates: --replace to make new ones")
+    issued = issue("crimelink deployment CA", list(hosts))
+    for file, text in zip(files, (issued.ca, issued.certificate + issued.ca, issued.key), strict=True):  # a chain
+        write_private(file, text)
+    click.echo(f"wrote {', '.join(str(file) for file in files)} for {', '.join(hosts)}; the CA's key was not kept "
+               "(make new ones to add a host)")
+
+
 @main.command("settings")
 def show_settings() -> None:
     """Every CRIMELINK_ variable with the value in force (secrets masked) and what it does."""
