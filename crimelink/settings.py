@@ -383,6 +383,9 @@ class GatewaySettings(_Listening, _Group):
     worker_url: str = _var("GATEWAY_WORKER_URL", "", "The worker's web address, where the gateway reads incident "
                                                      "status and backlogs as the calling retailer; default the "
                                                      "worker's own (CRIMELINK_WEB_HOST and _PORT).")
+    worker_ca_file: Path | None = _var("GATEWAY_WORKER_CA_FILE", None, "PEM file of the CA that signed the worker's "
+                                                                      "certificate (an https worker URL); empty trusts "
+                                                                      "the system's CAs.")
     max_batch_records: int = _var("GATEWAY_MAX_BATCH_RECORDS", 500, "Most records in one request.", ge=1, le=10_000)
     max_body_mib: float = _var("GATEWAY_MAX_BODY_MIB", 8.0, "Largest request body, in MiB (each record is also held "
                                                             "to the 1,000,000-byte record limit).", gt=0, le=256)

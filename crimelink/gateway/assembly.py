@@ -30,11 +30,12 @@ async def open_gateway(settings: Settings) -> AsyncIterator[tuple[Gateway, UserR
     names = TopicNames(settings)
     bootstrap = settings.effective_kafka
     await asyncio.to_thread(declare_topics, bootstrap, names.all(), settings.kafka.topic_partitions, names.partitions,
-                            names.configs)
+                            names.configs, names.replication)  # a gateway started first makes them as the worker would
     book = AnswerBook(settings.gateway.resend_days * 86400)
     kafka = GatewayKafka(bootstrap, names.gateway_answers, book)
     await kafka.start()
-    reads = WorkerReads(settings.gateway.worker_url or settings.web.url)
+    reads = WorkerReads(settings.gateway.worker_url or settings.web.url,
+                        ca_file=str(settings.gateway.worker_ca_file) if settings.gateway.worker_ca_file else None)
     trail = AuditTrail(kafka.deliver, names.audit)
     screen = Screen(StoreRegistry.load(settings.stores_file), EventWindow.from_settings(settings.intake),
                     timedelta(seconds=settings.gate.pending_deadline_seconds))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import ssl
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 
 from crimelink.errors import ConfigurationError
@@ -37,14 +37,16 @@ def test_the_worker_will_not_start_on_a_public_address_in_clear(kafka_bootstrap:
     assert ran.returncode != 0 and "without TLS" in ran.stderr, ran.stderr[-2000:]
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make a test certificate")
-def test_the_web_server_serves_https_when_given_a_certificate(start_worker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(certificate)],
-                   check=True, capture_output=True)
+def test_the_web_server_serves_https_and_the_gateway_trusts_it_through_its_ca(  # type: ignore[no-untyped-def]
+        start_worker, start_gateway, tmp_path: Path) -> None:
+    """With certificates from `crimelink certificates`, as deploy/compose.yaml uses them: the worker serves HTTPS only,
+    and a gateway told the CA (CRIMELINK_GATEWAY_WORKER_CA_FILE) reads a retailer's backlog from it."""
+    made = subprocess.run([sys.executable, "-m", "crimelink.cli", "certificates", str(tmp_path / "tls"), "--host",
+                           "localhost"], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    ca, certificate, key = (tmp_path / "tls" / name for name in ("ca.crt", "web.crt", "web.key"))
     worker = start_worker(CRIMELINK_WEB_TLS_CERT=str(certificate), CRIMELINK_WEB_TLS_KEY=str(key))
-    context = ssl.create_default_context(cafile=str(certificate))
+    context = ssl.create_default_context(cafile=str(ca))
     request = urllib.request.Request(f"https://localhost:{worker.web_port}/api/whoami",
                                      headers={"Authorization": f"Bearer {worker.tokens['analyst']}"})
     with urllib.request.urlopen(request, context=context, timeout=10) as response:
@@ -53,3 +55,12 @@ def test_the_web_server_serves_https_when_given_a_certificate(start_worker, tmp_
         urllib.request.urlopen(f"http://localhost:{worker.web_port}/healthz", timeout=5)
     form = urllib.request.urlopen(f"https://localhost:{worker.web_port}/login", context=context, timeout=10)
     assert "Secure" in form.headers["Set-Cookie"]
+
+    worker_url = f"https://localhost:{worker.web_port}"
+    trusting = start_gateway(worker, CRIMELINK_GATEWAY_WORKER_URL=worker_url, CRIMELINK_GATEWAY_WORKER_CA_FILE=str(ca))
+    untold = start_gateway(worker, CRIMELINK_GATEWAY_WORKER_URL=worker_url)
+    answers = {name: httpx.get(f"{gateway.url}/v1/backlog", headers=gateway.headers("quikmart"), timeout=30)
+               for name, gateway in (("trusting", trusting), ("untold", untold))}
+    assert answers["trusting"].status_code == 200, answers["trusting"].text
+    assert answers["trusting"].json()["retailer"] == "quikmart"
+    assert answers["untold"].status_code == 503  # the worker's certificate is not one the system's CAs signed
