@@ -23,7 +23,7 @@ lint: $(STAMP)  # style, and the layer contracts (also checked by tests/unit/tes
 	rm -rf build/layers && $(VENV)/bin/pip install --quiet --no-deps --target build/layers .
 	cd build/layers && PYTHONPATH=. ../../$(VENV)/bin/lint-imports --no-cache ../../pyproject.toml
 
-bench: $(STAMP)  # the benchmarks at their documented sizes (about 13 minutes here; bench.chaos is run on its own)
+bench: $(STAMP)  # the benchmarks at their documented sizes (about 13 minutes here; bench.chaos and bench.standby are run on their own)
 	$(VENV)/bin/python -m bench.throughput --count 10000 --json bench/results/throughput.json
 	$(VENV)/bin/python -m bench.latency --rates 500,2000 --seconds 15 --json bench/results/latency.json
 	$(VENV)/bin/python -m bench.correlation_growth --sizes 10000,100000,1000000 --probe 2000 --json bench/results/growth.json

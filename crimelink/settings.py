@@ -441,6 +441,13 @@ class WorkerSettings(_Group):
                                  "sets it for the intake workers it starts; set it by hand to run more on other "
                                  "machines.",
     )
+    table_standby_replicas: int = _var(
+        "TABLE_STANDBY_REPLICAS", 0, "Standby copies each worker keeps of other workers' partitions of the gate's and "
+                                     "the correlator's tables (Faust's table_standby_replicas, whose own default is 1). "
+                                     "0: with the in-memory store a taker-over reads a partition's changelog from the "
+                                     "start whatever it kept, so standby copies shorten no takeover and cost reads, CPU "
+                                     "and memory (docs/operations.md).", ge=0, le=3,
+    )
     shutdown_seconds: float = _var(
         "SHUTDOWN_SECONDS", 30.0, "Longest a worker or intake worker takes to stop once told to (SIGTERM, Ctrl-C); "
                                   "then it exits outright, and what it had not committed is read again.", gt=0,

@@ -73,6 +73,7 @@ def create_app(settings: Settings, *, send: Send | None = None) -> CrimelinkApp:
         topic_partitions=kafka.topic_partitions,
         topic_replication_factor=settings.effective_kafka.replication_factor,  # changelogs: as many copies as ours
         topic_allow_declare=True,
+        table_standby_replicas=settings.worker.table_standby_replicas,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=(settings.worker.intake_instance if intake_only  # engine/membership.py
                                     else static_member_id(kafka.app_id, "worker", settings.home)),

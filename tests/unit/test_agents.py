@@ -63,6 +63,11 @@ def test_an_app_installs_what_its_role_runs() -> None:
     assert set(worker.agents) == {"correlate"}
     assert set(alone.agents) == set(intake.agents) | set(worker.agents)
     assert (intake.conf.id, worker.conf.id) == ("crimelink-intake", "crimelink")
+    # no standby copies unless asked (Faust's default is 1; with the in-memory store they shorten no takeover)
+    assert (intake.conf.table_standby_replicas, worker.conf.table_standby_replicas) == (0, 0)
+    asked = create_app(Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1"), worker=WorkerSettings(
+        table_standby_replicas=1)))
+    assert asked.conf.table_standby_replicas == 1
 
 
 def test_crime_number_updates_become_gate_commands_or_dead_letters() -> None:
