@@ -50,7 +50,8 @@ class ForceCrimeNumbers:
         reference = crime_numbers.check(issuing, raw)
         if reference.status is not CrimeNumberStatus.VALID:
             raise CrimeNumberRefused(422, f"not a valid crime number for {issuing}: {reference.reason}")
-        update = CrimeNumberUpdate(retailer=retailer, incident_id=incident_id, crime_reference=raw, force_id=force_id)
+        update = CrimeNumberUpdate(retailer=retailer, incident_id=incident_id, crime_reference=raw,
+                                   force_id=issuing)  # the gate checks it against the force checked here
         via = "crimelink's web server"  # the gate writes "<via> from <sender>"
         output = Output()
         command = update_command(update, datetime.now(UTC), via, f"force user {principal.name}",
