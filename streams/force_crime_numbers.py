@@ -8,9 +8,11 @@ decides a retailer's update, and the incident's crime number records who entered
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+from crimelink.access.audit import AuditEvent
 from crimelink.access.principals import Principal, Role
 from crimelink.errors import CrimeNumberRefused
 from crimelink.referral import crime_numbers
@@ -31,10 +33,12 @@ class ForceCrimeNumbers:
     def __init__(self, wiring: Wiring) -> None:
         self._wiring = wiring
 
-    async def enter(self, principal: Principal, retailer: str, incident_id: str, raw: str,
-                    force_id: str | None) -> dict[str, Any]:
+    async def enter(self, principal: Principal, retailer: str, incident_id: str, raw: str, force_id: str | None,
+                    event: AuditEvent) -> dict[str, Any]:
         """Send the gate the crime number ``principal`` (a force user) entered; what was sent. Raises
-        :class:`CrimeNumberRefused` with the HTTP status that fits."""
+        :class:`CrimeNumberRefused` with the HTTP status that fits. ``event``, the alteration, goes in the same
+        delivery as the command, so no alteration is made that the access log lacks (the web server records it again
+        as it answers: the same event id, kept once)."""
         assert principal.role is Role.FORCE
         incident = await self._incident(retailer, incident_id)
         if incident is None or not principal.sees_forces([incident["force_id"]]):
@@ -57,6 +61,8 @@ class ForceCrimeNumbers:
         command = update_command(update, datetime.now(UTC), via, f"force user {principal.name}",
                                  CrimeNumberSource.FORCE)
         output.add(self._wiring.names.gate_commands, update.key.encode(), command)
+        event.rows = 1
+        output.add(self._wiring.names.audit, event.event_id.encode(), json.dumps(event.record()).encode())
         await self._wiring.send(output)
         return {"retailer": retailer, "incident_id": incident_id, "crime_reference": reference.normalised,
                 "force_id": issuing, "source": CrimeNumberSource.FORCE.value, "entered_by": principal.name,

@@ -357,7 +357,7 @@ def install_views(app: Any, door: Door, store: StoreThread, eraser: IncidentEras
             async def run() -> tuple[Response, int]:
                 try:
                     answer = await force_numbers.enter(caller.principal, retailer, incident_id, reference.strip(),
-                                                       force_id)
+                                                       force_id, event)
                 except CrimeNumberRefused as refused:
                     return self.problem(refused.status, str(refused)), 0
                 return self.bytes(json.dumps(answer).encode(), content_type="application/json", status=202), 1
