@@ -558,8 +558,12 @@ def alerts(output: str) -> None:
 @click.option("--why", "justification", default=None, metavar="TEXT",
               help="Why you consult this data (kept in the access log); default CRIMELINK_JUSTIFICATION.")
 def query(sql: str, output: str, params: tuple[str, ...], justification: str | None) -> None:
-    """Run a read-only SQL query through the worker (analysts; needs CRIMELINK_TOKEN and a reason)."""
+    """Run a read-only SQL query through the worker (analysts; needs CRIMELINK_TOKEN and a reason). SQL "-" reads it
+    from standard input (a query that starts with a "--" comment cannot be an argument)."""
     from crimelink.cli.query_client import print_result, run_query
+
+    if sql == "-":
+        sql = click.get_text_stream("stdin").read()
 
     parameters = {}
     for item in params:

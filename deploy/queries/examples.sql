@@ -1,4 +1,5 @@
--- Example analyst queries. Run one with:  crimelink query "$(sed -n '/name: top_tactics_per_region/,/;/p' deploy/queries/examples.sql)"
+-- Example analyst queries. Run one with (SQL "-": from standard input, since each starts with a comment):
+-- sed -n '/name: top_tactics_per_region/,/;/p' deploy/queries/examples.sql | crimelink query --why "weekly review" -
 -- Each query starts with a "-- name:" line and ends with ";". The test suite runs every one on pipeline data.
 -- Registrations and descriptions are keyed pseudonyms: pseudonym('registration', 'KX19 TRV') hashes what you type.
 

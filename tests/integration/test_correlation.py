@@ -4,6 +4,8 @@ a worker restart in the middle neither loses nor repeats an alert."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,3 +146,10 @@ def test_every_example_analyst_query_runs_on_pipeline_data(start_worker) -> None
     timeline = results["series_timeline"].as_dicts()
     assert [row["incident_id"] for row in timeline] == ["GRP-1", "GRP-2", "GRP-3", "GRP-4"]
     assert results["pending_backlog_per_retailer"].as_dicts()[0]["current_status"] == "pending"
+    # the recipe the file's header gives, as an analyst types it (it once failed: the SQL starts with "--")
+    examples = Path(__file__).resolve().parents[2] / "deploy" / "queries" / "examples.sql"
+    recipe = examples.read_text().splitlines()[1].removeprefix("-- ")
+    ran = subprocess.run(["bash", "-c", f"{recipe} --format json"], cwd=examples.parents[2], capture_output=True,
+                         text=True, timeout=120, env={**worker.env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
+    assert ran.returncode == 0, ran.stderr
+    assert {row["region_id"] for row in json.loads(ran.stdout)} == {"ersou", "serocu"}  # kent, essex | sussex
