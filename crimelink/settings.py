@@ -495,17 +495,26 @@ class Settings(_Group):
     @property
     def effective_kafka(self) -> KafkaSettings:
         """The configured broker; with no bootstrap set, the local broker the CLI started (its address, the service
-        login it recorded when started ``--secure``, the replication of a cluster started ``--brokers 3``), else
-        localhost:9092."""
+        login it recorded when started ``--secure``, the replication of a cluster started ``--brokers 3``), or the one
+        of a demo running from this working area, else localhost:9092."""
         if self.kafka.bootstrap:
             return self.kafka
+        for state in filter(None, (self.broker_state_file, self._demo_broker_state_file())):
+            try:
+                recorded = json.loads(state.read_text())
+                client = {name: value for name, value in (recorded.get("client") or {}).items()
+                          if name not in self.kafka.model_fields_set}  # what the environment says wins
+                return self.kafka.with_login({**client, "bootstrap": str(recorded["bootstrap"])})
+            except (FileNotFoundError, KeyError, ValueError, TypeError):
+                continue
+        return self.kafka.model_copy(update={"bootstrap": "127.0.0.1:9092"})
+
+    def _demo_broker_state_file(self) -> Path | None:
+        """The broker record of the demo that runs from this working area (it names its own in ``worker.json``)."""
         try:
-            recorded = json.loads(self.broker_state_file.read_text())
-            client = {name: value for name, value in (recorded.get("client") or {}).items()
-                      if name not in self.kafka.model_fields_set}  # what the environment says wins
-            return self.kafka.with_login({**client, "bootstrap": str(recorded["bootstrap"])})
+            return Path(json.loads((self.home / "worker.json").read_text())["home"]) / "kafka" / "broker.json"
         except (FileNotFoundError, KeyError, ValueError, TypeError):
-            return self.kafka.model_copy(update={"bootstrap": "127.0.0.1:9092"})
+            return None
 
     @property
     def effective_kafka_bootstrap(self) -> str:

@@ -22,6 +22,12 @@ __all__ = ["declare_topics", "check_partitions", "delete_topics", "carry_offsets
 T = TypeVar("T")
 
 
+def _unanswered(bootstrap: Broker) -> str:
+    return (f"no Kafka broker answers at {address(bootstrap)}: set CRIMELINK_KAFKA_BOOTSTRAP to the broker's address, "
+            "or run this where the `crimelink broker start` or `crimelink demo` that started it runs (the same "
+            "CRIMELINK_HOME)")
+
+
 def wait_for_broker(bootstrap: Broker, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -30,7 +36,7 @@ def wait_for_broker(bootstrap: Broker, timeout: float = 30.0) -> None:
             return
         except KafkaError as error:
             if time.monotonic() > deadline:
-                raise BrokerError(f"no Kafka broker answers at {address(bootstrap)}") from error
+                raise BrokerError(_unanswered(bootstrap)) from error
             time.sleep(0.5)
 
 
@@ -189,7 +195,7 @@ class Publisher:
             self._producer = KafkaProducer(**client_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=5,
                                            client_id="crimelink-publisher")
         except KafkaError as error:
-            raise BrokerError(f"no Kafka broker answers at {address(bootstrap)}") from error
+            raise BrokerError(_unanswered(bootstrap)) from error
 
     def send(self, topic: str, value: bytes, key: bytes | None = None) -> FutureRecordMetadata:
         """Queue one record; the future gives its partition and offset once the broker has it."""

@@ -25,6 +25,7 @@ from rich.table import Table
 from crimelink.access.principals import Role
 from crimelink.access.users import UserRegistry
 from crimelink.cli.broker import LocalBroker, fetch_broker, free_port, kafka_version
+from crimelink.cli.certificates import write_private
 from crimelink.cli.gateway_client import GatewayClient
 from crimelink.cli.worker_process import WorkerProcess
 from crimelink.errors import CrimelinkError
@@ -112,6 +113,9 @@ def run_demo(*, rate: float, keep: bool, secure: bool = False) -> None:
                       f"in {time.monotonic() - started:.1f}s")
         login = settings.kafka.with_login(broker.client())
         env |= login.login_environment()
+        # as `crimelink broker start` records its broker: `crimelink ingest`, `crime-number` and the rest find this one
+        write_private(home / "kafka" / "broker.json", json.dumps({"bootstrap": broker.bootstrap, "demo": True,
+                                                                 "client": broker.client()}))
         (settings.home / "worker.json").write_text(json.dumps({"web_url": web_url, "home": str(home)}))
         worker = WorkerProcess(env, home / "worker.log", web_url)
         console.print("Starting the worker (normalise → crime-number gate → correlation → ClickHouse)…")

@@ -73,6 +73,20 @@ def test_the_local_secured_broker_s_login_is_found_from_its_record(tmp_path: Pat
     assert configured.effective_kafka.bootstrap == "elsewhere:9092" and not configured.effective_kafka.uses_sasl
 
 
+def test_a_demo_running_from_this_working_area_is_the_broker_client_commands_find(tmp_path: Path) -> None:
+    """Issue 23: `crimelink ingest` and `crime-number` run beside `make demo` tried localhost:9092."""
+    demo = tmp_path / "demo"
+    (demo / "kafka").mkdir(parents=True)
+    (demo / "kafka" / "broker.json").write_text(json.dumps({"bootstrap": "127.0.0.1:5151", "demo": True, "client": {
+        "bootstrap": "127.0.0.1:5151", "security_protocol": "PLAINTEXT"}}))
+    assert Settings(home=tmp_path).effective_kafka.bootstrap == "127.0.0.1:9092"  # no demo running: the default
+    (tmp_path / "worker.json").write_text(json.dumps({"web_url": "http://127.0.0.1:6066", "home": str(demo)}))
+    assert Settings(home=tmp_path).effective_kafka.bootstrap == "127.0.0.1:5151"
+    (tmp_path / "kafka").mkdir()
+    (tmp_path / "kafka" / "broker.json").write_text(json.dumps({"bootstrap": "127.0.0.1:6161"}))
+    assert Settings(home=tmp_path).effective_kafka.bootstrap == "127.0.0.1:6161"  # a broker of its own comes first
+
+
 def test_no_kafka_client_in_the_project_is_built_without_the_login() -> None:
     """A client given only ``bootstrap_servers=`` would talk PLAINTEXT to a secured broker and fail there only."""
     built_bare = re.compile(r"bootstrap_servers\s*=")
