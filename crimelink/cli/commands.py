@@ -506,18 +506,46 @@ def _enter_as_force(retailer: str, incident_id: str, crime_reference: str, force
                f"{retailer}:{incident_id}, {answer['was']} until now: sent to the crime-number gate")
 
 
+_BACKLOG_STATUSES = ("rejected", "pending", "invalid", "expired")
+
+
 @main.command()
 @click.argument("retailer", required=False)
+@click.option("--status", "statuses", multiple=True, type=click.Choice(_BACKLOG_STATUSES),
+              help="Only these statuses; repeatable.")
+@click.option("--since", default=None, metavar="WHEN", help="Only what changed since: an ISO time, or 30m, 12h, 7d.")
+@click.option("--limit", type=int, default=None, help="Rows to print, soonest deadline first (default 50 as a table, "
+                                                      "all as csv or json; 0: all).")
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def backlog(retailer: str | None, output: str) -> None:
-    """A retailer's backlog: incidents rejected, pending or invalid (with what to do), and expired. A retailer's
-    token sees its own (RETAILER may be left out); an analyst's names the retailer."""
-    from crimelink.cli.query_client import as_result, call_worker, print_result
+def backlog(retailer: str | None, statuses: tuple[str, ...], since: str | None, limit: int | None, output: str) -> None:
+    """A retailer's backlog: incidents rejected, pending or invalid (with what to do), and expired, with a count of
+    each. A retailer's token sees its own (RETAILER may be left out); an analyst's names the retailer."""
+    import dataclasses
+    from collections import Counter
 
-    result = as_result(call_worker(get_settings(), "/api/backlog", query={"retailer": retailer} if retailer else None))
+    from crimelink.cli.query_client import as_result, call_worker, print_result
+    from crimelink.intake.stores import StoreRegistry
+
+    settings = get_settings()
+    if retailer and not StoreRegistry.load(settings.stores_file).stores_of(retailer):
+        raise click.ClickException(f"no retailer {retailer!r} in the store registry: check the id (lower case, as "
+                                   "the retailer's records give it)")
+    query = {"retailer": retailer or "", "status": ",".join(statuses), "since": since or ""}
+    result = as_result(call_worker(settings, "/api/backlog", query={k: v for k, v in query.items() if v}))
+    who = retailer or "your retailer"
     if not result.rows:
-        click.echo(f"{retailer or 'your retailer'}: nothing rejected, pending or expired", err=True)
+        click.echo(f"{who}: nothing {'/'.join(statuses) or 'rejected, pending or expired'}"
+                   f"{f' since {since}' if since else ''}", err=True)
+        return
+    counts = Counter(row[result.columns.index("status")] for row in result.rows)
+    shown = limit if limit is not None else (50 if output == "table" else 0)
+    if shown and len(result.rows) > shown:
+        result = dataclasses.replace(result, rows=result.rows[:shown])
     print_result(result, output)
+    summary = ", ".join(f"{counts[status]:,} {status}" for status in _BACKLOG_STATUSES if counts[status])
+    left_out = sum(counts.values()) - len(result.rows)
+    click.echo(f"{who}: {sum(counts.values()):,} in the backlog ({summary})"
+               + (f"; the first {len(result.rows)} shown, --limit 0 for all" if left_out else ""), err=True)
 
 
 @main.command()

@@ -91,6 +91,13 @@ def test_pending_is_released_by_an_update_and_the_rest_expire(start_worker) -> N
     shown = subprocess.run([sys.executable, "-m", "crimelink.cli", "backlog", "northway", "--format", "json"],
                            env=worker.env, capture_output=True, text=True, check=True)
     assert [(row["incident_id"], row["status"]) for row in json.loads(shown.stdout)] == [("P-2", "expired")]
+    assert "northway: 1 in the backlog (1 expired)" in shown.stderr
+    filtered = subprocess.run([sys.executable, "-m", "crimelink.cli", "backlog", "northway", "--status", "pending"],
+                              env=worker.env, capture_output=True, text=True, check=True)
+    assert "nothing pending" in filtered.stderr and "P-2" not in filtered.stdout
+    unknown = subprocess.run([sys.executable, "-m", "crimelink.cli", "backlog", "nosuchretailer"], env=worker.env,
+                             capture_output=True, text=True)
+    assert unknown.returncode == 1 and "no retailer 'nosuchretailer'" in unknown.stderr
 
 
 def test_an_update_sent_before_its_incident_releases_it_when_it_comes(start_worker) -> None:  # type: ignore[no-untyped-def]
