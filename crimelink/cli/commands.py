@@ -379,6 +379,13 @@ def validate(path: Path, feed_format: str, quiet: bool) -> None:
             say(f"line {verdict.line}: ACCEPTED {outcome.retailer}/{outcome.incident_id} rev {outcome.revision} "
                 f"-> {outcome.store.force_id} ({outcome.store.region_id}), {outcome.eligibility.value}: "
                 f"{outcome.eligibility_reason}; tactics {tactics}; value £{outcome.total_value_pence / 100:,.2f}")
+            occurred = outcome.occurred
+            say(f"    occurred {occurred.start:%Y-%m-%d %H:%M} UTC (the feed said {occurred.source_local_time!r}, "
+                f"{occurred.source_timezone}); crime number {outcome.crime_reference.raw or '-'}, issuing force "
+                f"{outcome.crime_reference.force_id}")
+            if outcome.crime_reference.raw and outcome.crime_reference.force_id != outcome.store.force_id:
+                say(f"    WARNING: the crime number's force ({outcome.crime_reference.force_id}) is not the store's "
+                    f"({outcome.store.force_id}): check which force issued it")
             if outcome.unmapped_codes:
                 say(f"    unmapped codes (ask the operator to extend the rules): {', '.join(outcome.unmapped_codes)}")
         else:

@@ -76,3 +76,17 @@ def test_validate_says_what_is_wrong_and_never_prints_a_traceback(tmp_path: Path
     assert expected in result.output
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
     assert "\x1b" not in result.output  # a record's terminal escapes are shown, not obeyed
+
+
+def test_validate_shows_the_utc_time_and_issuing_force_and_warns_of_another_forces_number(tmp_path: Path) -> None:
+    """Issue 23: a crime number naming Kent Police at a store in another force was accepted without a word."""
+    path = tmp_path / "two.jsonl"
+    path.write_text(json.dumps(grocer_record(occurred={"from": "2025-07-01T10:40:00+01:00"})) + "\n"
+                    + json.dumps(grocer_record(incident={"id": "NW-KENT", "revision": 1},
+                                               police={"crime_reference": "46/KT/012345/25", "force": "kent"})) + "\n")
+    result = CliRunner().invoke(main, ["validate", str(path), "--format", "national_grocer"])
+    assert result.exit_code == 0, result.output
+    first, second = result.output.split("line 2:")
+    assert "occurred 2025-07-01 09:40 UTC (the feed said '2025-07-01T10:40:00+01:00'" in first
+    assert "issuing force sussex" in first and "WARNING" not in first
+    assert "WARNING: the crime number's force (kent) is not the store's (sussex)" in second
