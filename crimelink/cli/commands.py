@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -473,10 +474,13 @@ def _broker_refusal(error: BaseException) -> str:
 @click.option("--own-channel", is_flag=True, help="Send on RETAILER's own topic, as a retailer's own Kafka login must.")
 @click.option("--as-force", is_flag=True, help="Enter it as the force that issued it, through the worker with a force "
                                                "user's CRIMELINK_TOKEN (no Kafka login needed).")
+@click.option("--wait", type=float, default=30.0, show_default=True,
+              help="With CRIMELINK_TOKEN (the retailer's or an analyst's): seconds to wait for the gate's answer.")
 def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id: str | None, own_channel: bool,
-                 as_force: bool) -> None:
+                 as_force: bool, wait: float) -> None:
     """Send a crime-number update for an incident already reported (what a retailer's system does), or with
-    --as-force enter it as the force that issued it."""
+    --as-force enter it as the force that issued it. With CRIMELINK_TOKEN set, the incident must be one crimelink
+    holds, and the gate's answer is waited for and printed."""
     if as_force:
         if own_channel:
             raise click.UsageError("--as-force goes through the worker, not a Kafka channel: drop --own-channel")
@@ -493,12 +497,45 @@ def crime_number(retailer: str, incident_id: str, crime_reference: str, force_id
                                force_id=force_id)
     names = TopicNames(settings)
     topic = names.channel(_retailer_id(retailer)).crime_number_updates if own_channel else names.crime_number_updates
+    known = _status_history(settings, retailer, incident_id) if settings.client.token else None
     with Publisher(settings.effective_kafka) as publisher:
         try:
             publisher.send(topic, update.model_dump_json().encode(), key=update.key.encode()).get(timeout=30)
         except KafkaError as error:
             raise click.ClickException(f"the broker refused the update on {topic}: {_broker_refusal(error)}") from None
     click.echo(f"sent crime number {crime_reference!r} for {update.key} to {topic}")
+    if known is None:
+        click.echo("set CRIMELINK_TOKEN (the retailer's or an analyst's) to see the gate's answer; `crimelink backlog` "
+                   "shows it later", err=True)
+        return
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        history = _status_history(settings, retailer, incident_id)
+        if len(history) > len(known):
+            answer = history[-1]
+            click.echo(f"the gate: {answer['status']}: {answer['reason']}"
+                       + (f"; {answer['action']}" if answer.get("action") else ""))
+            return
+        time.sleep(0.5)
+    raise click.ClickException(f"no answer from the crime-number gate within {wait:.0f}s (is the worker running?); "
+                               f"`crimelink backlog {retailer}` shows it once there is one")
+
+
+def _status_history(settings: Settings, retailer: str, incident_id: str) -> list[dict[str, Any]]:
+    """The incident's status changes as the worker holds them; an incident it does not hold is an error."""
+    from urllib.parse import quote
+
+    from crimelink.cli.query_client import call_worker
+    from crimelink.errors import QueryError
+
+    try:
+        found = call_worker(settings, f"/api/feedback/{quote(retailer, safe='')}/{quote(incident_id, safe='')}")
+    except QueryError as error:
+        if "no incident" in str(error):
+            raise click.ClickException(f"crimelink holds no incident {retailer}/{incident_id}: send the incident "
+                                       "first (a crime number for an incident never reported is not taken)") from None
+        raise
+    return list(found["history"])
 
 
 def _enter_as_force(retailer: str, incident_id: str, crime_reference: str, force_id: str | None) -> None:
@@ -548,11 +585,11 @@ def backlog(retailer: str | None, statuses: tuple[str, ...], since: str | None, 
     shown = limit if limit is not None else (50 if output == "table" else 0)
     if shown and len(result.rows) > shown:
         result = dataclasses.replace(result, rows=result.rows[:shown])
-    print_result(result, output)
     summary = ", ".join(f"{counts[status]:,} {status}" for status in _BACKLOG_STATUSES if counts[status])
     left_out = sum(counts.values()) - len(result.rows)
     click.echo(f"{who}: {sum(counts.values()):,} in the backlog ({summary})"
-               + (f"; the first {len(result.rows)} shown, --limit 0 for all" if left_out else ""), err=True)
+               + (f"; the first {len(result.rows)} by deadline below, --limit 0 for all" if left_out else ""), err=True)
+    print_result(result, output)
 
 
 @main.command()

@@ -100,6 +100,27 @@ def test_pending_is_released_by_an_update_and_the_rest_expire(start_worker) -> N
     assert unknown.returncode == 1 and "no retailer 'nosuchretailer'" in unknown.stderr
 
 
+def test_the_crime_number_command_prints_the_gates_answer_and_refuses_an_unknown_incident(  # type: ignore[no-untyped-def]
+        start_worker) -> None:
+    """Issue 23: it said "sent" and nothing more, also for an incident crimelink does not hold."""
+    worker = start_worker()
+    _send_incidents(worker, _record("W-1", None))
+    wait_until(lambda: _eligibility(worker) == {"W-1": "pending"}, message="W-1 pending")
+    command = [sys.executable, "-m", "crimelink.cli", "crime-number", "northway"]
+
+    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*command, *arguments], env=worker.env, capture_output=True, text=True, timeout=120)
+
+    released = run("W-1", "SX/87654321/25")
+    assert released.returncode == 0, released.stderr
+    assert "the gate: referable" in released.stdout
+    again = run("W-1", "SX/11112222/25")
+    assert "the gate: update-ignored: the incident is already referable" in again.stdout
+    unknown = run("NOPE", "SX/87654321/25")
+    assert unknown.returncode == 1 and "crimelink holds no incident northway/NOPE" in unknown.stderr
+    assert "sent crime number" not in unknown.stdout  # refused before anything was sent
+
+
 def test_an_update_sent_before_its_incident_releases_it_when_it_comes(start_worker) -> None:  # type: ignore[no-untyped-def]
     """Updates and incidents travel on different topics. Under load, with the worker killed ten times, 625 of 2,981
     updates were read before their incident and dropped as 'no incident with this id'."""
