@@ -90,3 +90,19 @@ def test_validate_shows_the_utc_time_and_issuing_force_and_warns_of_another_forc
     assert "occurred 2025-07-01 09:40 UTC (the feed said '2025-07-01T10:40:00+01:00'" in first
     assert "issuing force sussex" in first and "WARNING" not in first
     assert "WARNING: the crime number's force (kent) is not the store's (sussex)" in second
+
+
+def test_validate_words_each_reason_for_a_retailers_developer() -> None:
+    """Issue 23: some reasons were pydantic's own messages ("Input should be a valid integer, unable to parse...")."""
+    record = grocer_record(incident={"id": "NW-WORDS", "revision": "two"},
+                           loss={"lines": [{"category": "ALC", "qty": -1, "unit_price_pence": 250}]})
+    del record["store"]
+    runner = CliRunner()
+    with runner.isolated_filesystem():
+        Path("one.jsonl").write_text(json.dumps(record) + "\n")
+        result = runner.invoke(main, ["validate", "one.jsonl", "--format", "national_grocer"])
+    assert result.exit_code == 1
+    assert "incident.revision: int_parsing: revision must be a whole number" in result.output
+    assert "store: missing: store is required, and the record does not have it" in result.output
+    assert "loss.lines.0.qty: greater_than_equal: qty must be 0 or more" in result.output
+    assert "Input should" not in result.output and "Field required" not in result.output

@@ -83,14 +83,68 @@ class FeedAdapter(ABC):
         return None, None
 
 
+_PLAIN = {
+    "missing": "is required, and the record does not have it",
+    "string_type": "must be text",
+    "string_too_short": "must have at least {min_length} character(s)",
+    "string_too_long": "must have at most {max_length} characters",
+    "string_pattern_mismatch": "is not in the form this field takes",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number, without a fraction",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "greater_than": "must be more than {gt}",
+    "greater_than_equal": "must be {ge} or more",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be {le} or less",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} items",
+    "list_type": "must be a list",
+    "dict_type": "must be an object with named fields",
+    "model_type": "must be an object with named fields",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
+    "datetime_type": "must be a date and time",
+    "datetime_parsing": "must be a date and time such as 2025-03-01T09:40:00+00:00",
+    "datetime_from_date_parsing": "must be a date and time such as 2025-03-01T09:40:00+00:00",
+    "date_parsing": "must be a date such as 2025-03-01",
+    "extra_forbidden": "is not a field of this format",
+}
+"""Pydantic's error types in words a retailer's developer acts on; its own message is kept for any other type."""
+
+
+def _plain(item: Any) -> str:
+    wording = _PLAIN.get(item["type"])
+    if wording is None:
+        return str(item["msg"])
+    try:
+        return wording.format(**(item.get("ctx") or {}))
+    except (KeyError, IndexError):
+        return str(item["msg"])
+
+
 def reasons_from_validation(error: ValidationError, prefix: str = "") -> list[Reason]:
     reasons = []
     for item in error.errors():
         path = ".".join(str(part) for part in item["loc"]) or "$"
         value = item.get("input")
         shown = None if isinstance(value, (dict, list)) or value is None else str(value)[:200]
-        reasons.append(Reason(field=f"{prefix}{path}", problem=item["type"], message=item["msg"], value=shown))
+        reasons.append(Reason(field=f"{prefix}{path}", problem=item["type"],
+                              message=f"{_subject(item['loc'])} {_plain(item)}", value=shown))
     return reasons
+
+
+def _subject(location: tuple[Any, ...]) -> str:
+    """What the message is about: the field's own name, or "item 2 of lines" for a list's element."""
+    if not location:
+        return "the record"
+    last = location[-1]
+    if isinstance(last, int):
+        return f"item {last + 1} of {location[-2] if len(location) > 1 else 'the list'}"
+    return str(last)
 
 
 M = TypeVar("M", bound=BaseModel)
