@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group
@@ -150,13 +151,13 @@ def run_demo(*, rate: float, keep: bool, secure: bool = False) -> None:
                       markup=False, highlight=False, soft_wrap=True)
         feeder = threading.Thread(target=_feed, args=(login, rate, stop, published, sender), daemon=True)
         feeder.start()
-        with Live(_view(None, 0, web_url), console=console, refresh_per_second=1) as live:
-            while True:
-                time.sleep(2)
-                for process, name in ((worker, "worker"), (gateway, "gateway")):
-                    if process.process is not None and process.process.poll() is not None:
-                        raise CrimelinkError(f"the {name} stopped unexpectedly; see {process.log_file}")
-                live.update(_view(_stats(web_url, token), published[0], web_url, sender))
+        processes = {"worker": worker, "gateway": gateway}
+        if console.is_terminal:
+            with Live(_view(None, 0, web_url), console=console, refresh_per_second=1) as live:
+                _watch(processes, 2.0, lambda: live.update(_view(_stats(web_url, token), published[0], web_url, sender)))
+        else:  # piped or redirected, where a live view never shows: a line now and then instead
+            _watch(processes, 10.0, lambda: console.print(_line(_stats(web_url, token), published[0]), markup=False,
+                                                          highlight=False, soft_wrap=True))
     except KeyboardInterrupt:
         console.print("\nStopping…")
     finally:
@@ -171,6 +172,27 @@ def run_demo(*, rate: float, keep: bool, secure: bool = False) -> None:
         console.print("Kafka broker stopped")
         (settings.home / "worker.json").unlink(missing_ok=True)
         signal.signal(signal.SIGTERM, previous_term)
+
+
+def _watch(processes: dict[str, WorkerProcess], every: float, show: Callable[[], None]) -> None:
+    """Show the figures every ``every`` seconds until Ctrl-C, or until a process of the demo stops by itself."""
+    while True:
+        time.sleep(every)
+        for name, process in processes.items():
+            if process.process is not None and process.process.poll() is not None:
+                raise CrimelinkError(f"the {name} stopped unexpectedly; see {process.log_file}")
+        show()
+
+
+def _line(stats: dict[str, Any] | None, published: int) -> str:
+    """The live view's figures on one line, for output that is not a terminal."""
+    if stats is None:
+        return "waiting for the worker…"
+    totals = (stats.get("totals") or [{}])[0]
+    figures = ", ".join(f"{totals.get(name, 0)} {name}" for name in ("referable", "pending", "invalid", "expired",
+                                                                      "rejected"))
+    return (f"{time.strftime('%H:%M:%S')} published {published}, stored {totals.get('incidents', 0)} ({figures}), "
+            f"{len(stats.get('alerts', []))} alert(s)")
 
 
 def _feed(login: KafkaSettings, rate: float, stop: threading.Event, published: list[int], sender: GatewayClient) -> None:

@@ -24,7 +24,8 @@ def publish_simulation(settings: Settings, *, count: int | None, rate: float, se
                        stop: threading.Event | None = None, progress: Callable[[int], None] | None = None,
                        follow_up_seconds: float = 0.0, planted: list[Any] | None = None, planted_every: int = 10,
                        via_gateway: dict[str, GatewayClient] | None = None) -> int:
-    """Publish simulated records to the raw topics at ``rate`` per second (0: flat out); returns how many.
+    """Publish simulated records to the raw topics at ``rate`` per second (0: flat out); returns how many records went
+    out, planted ones and the gateway's included (``progress`` is told the same count as it grows).
 
     With ``follow_up_seconds`` > 0, half of the incidents sent without a crime number get one
     later, as a crime-number update up to that many seconds after the incident (as forces do).
@@ -34,7 +35,8 @@ def publish_simulation(settings: Settings, *, count: int | None, rate: float, se
     names = TopicNames(settings)
     simulator = Simulator(StoreRegistry.load(settings.stores_file), seed=seed, fault_rate=fault_rate)
     stop = stop or threading.Event()
-    sent = 0
+    sent = 0  # the simulator's records: the pace and the planting follow these
+    published = [0]  # every record sent, planted ones included: what a live view may compare with what was stored
     started = time.monotonic()
     follow_ups: list[tuple[float, bytes, bytes]] = []
     chooser = random.Random(seed)
@@ -48,6 +50,7 @@ def publish_simulation(settings: Settings, *, count: int | None, rate: float, se
                 gateway.submit(record.feed_format, record.value)
             else:
                 publisher.send(names.raw[record.feed_format], record.value, key=record.key)
+            published[0] += 1
 
         for record in simulator.records(count):
             if stop.is_set():
@@ -75,9 +78,9 @@ def publish_simulation(settings: Settings, *, count: int | None, rate: float, se
                 last_flush = time.monotonic()
             sent += 1
             if progress is not None:
-                progress(sent)
+                progress(published[0])
             if rate > 0:
                 stop.wait(max(0.0, started + sent / rate - time.monotonic()))
         for gateway in gateways.values():
             gateway.flush()
-    return sent
+    return published[0]
