@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from crimelink.schemas.incident import UtcDatetime
 
-__all__ = ["Reason", "DeadLetter", "CrimeNumberUpdate", "FeedbackStatus", "Feedback"]
+__all__ = ["Reason", "DeadLetter", "CrimeNumberUpdate", "FeedbackStatus", "BACKLOG_STATUSES", "Feedback"]
 
 
 class Reason(BaseModel):
@@ -94,6 +94,11 @@ class FeedbackStatus(StrEnum):
     REFERABLE = "referable"  # stored and referable
     EXPIRED = "expired"  # no valid crime number before the deadline: intelligence only, never referable
     UPDATE_IGNORED = "update-ignored"  # a crime-number update that matched nothing awaiting one
+
+
+BACKLOG_STATUSES: tuple[str, ...] = tuple(status.value for status in (
+    FeedbackStatus.REJECTED, FeedbackStatus.PENDING, FeedbackStatus.INVALID, FeedbackStatus.EXPIRED))
+"""The statuses a retailer's backlog lists (what still needs the retailer, or could not be referred), in that order."""
 
 
 class Feedback(BaseModel):

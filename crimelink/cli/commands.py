@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crimelink.errors import CrimelinkError
+from crimelink.schemas.outcomes import BACKLOG_STATUSES
 from crimelink.settings import get_settings
 
 if TYPE_CHECKING:
@@ -550,12 +551,9 @@ def _enter_as_force(retailer: str, incident_id: str, crime_reference: str, force
                f"{retailer}:{incident_id}, {answer['was']} until now: sent to the crime-number gate")
 
 
-_BACKLOG_STATUSES = ("rejected", "pending", "invalid", "expired")
-
-
 @main.command()
 @click.argument("retailer", required=False)
-@click.option("--status", "statuses", multiple=True, type=click.Choice(_BACKLOG_STATUSES),
+@click.option("--status", "statuses", multiple=True, type=click.Choice(BACKLOG_STATUSES),
               help="Only these statuses; repeatable.")
 @click.option("--since", default=None, metavar="WHEN", help="Only what changed since: an ISO time, or 30m, 12h, 7d.")
 @click.option("--limit", type=int, default=None, help="Rows to print, soonest deadline first (default 50 as a table, "
@@ -585,7 +583,7 @@ def backlog(retailer: str | None, statuses: tuple[str, ...], since: str | None, 
     shown = limit if limit is not None else (50 if output == "table" else 0)
     if shown and len(result.rows) > shown:
         result = dataclasses.replace(result, rows=result.rows[:shown])
-    summary = ", ".join(f"{counts[status]:,} {status}" for status in _BACKLOG_STATUSES if counts[status])
+    summary = ", ".join(f"{counts[status]:,} {status}" for status in BACKLOG_STATUSES if counts[status])
     left_out = sum(counts.values()) - len(result.rows)
     click.echo(f"{who}: {sum(counts.values()):,} in the backlog ({summary})"
                + (f"; the first {len(result.rows)} by deadline below, --limit 0 for all" if left_out else ""), err=True)

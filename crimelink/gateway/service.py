@@ -36,14 +36,13 @@ from crimelink.intake.edges import MAX_RECORD_BYTES
 from crimelink.intake.feeds import adapters
 from crimelink.referral import crime_numbers
 from crimelink.schemas.incident import CrimeNumberStatus
-from crimelink.schemas.outcomes import CrimeNumberUpdate, Reason
+from crimelink.schemas.outcomes import BACKLOG_STATUSES, CrimeNumberUpdate, Reason
 from crimelink.settings import GatewaySettings
 from crimelink.streams.topics import TopicNames
 
 __all__ = ["ApiProblem", "Gateway", "Answered"]
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-BACKLOG_STATUSES = ("rejected", "pending", "invalid", "expired")
 
 
 class ApiProblem(Exception):

@@ -42,6 +42,7 @@ from crimelink.access.principals import Principal, Role
 from crimelink.access.sessions import COOKIE
 from crimelink.errors import CrimeNumberRefused, QueryError, ReadOnlyViolation
 from crimelink.linkage.evidence import render_html, render_markdown
+from crimelink.schemas.outcomes import BACKLOG_STATUSES
 from crimelink.settings import RETAILER_ID
 from crimelink.sinks.clickhouse import AnalystReader, QueryResult
 from crimelink.sinks.queries import STATS_QUERIES
@@ -423,9 +424,9 @@ def install_views(app: Any, door: Door, store: StoreThread, eraser: IncidentEras
             query = request.query
             statuses = [part.strip() for part in query.get("status", "").split(",") if part.strip()]
             try:
-                unknown = sorted(set(statuses) - set(_BACKLOG_STATUSES))
+                unknown = sorted(set(statuses) - set(BACKLOG_STATUSES))
                 if unknown:
-                    raise ValueError(f"status must be among {', '.join(_BACKLOG_STATUSES)}; not {', '.join(unknown)}")
+                    raise ValueError(f"status must be among {', '.join(BACKLOG_STATUSES)}; not {', '.join(unknown)}")
                 since = _parse_since(query.get("since", ""))
                 limit = int(query["limit"]) if query.get("limit") else None
                 offset = int(query.get("offset") or 0)
@@ -539,9 +540,6 @@ def _force_alerts(reader: AnalystReader, principal: Principal) -> QueryResult:
     scope, parameters = _force_scope(principal)
     return reader.trusted_query(f"SELECT {_ALERT_COLUMNS} FROM alerts FINAL WHERE {scope} ORDER BY at DESC LIMIT 500",
                                 parameters)
-
-
-_BACKLOG_STATUSES = ("rejected", "pending", "invalid", "expired")
 
 
 def _own_retailers(view: SecureView, caller: Any, asked: str, action: str) -> list[str] | Response:
