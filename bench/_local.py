@@ -21,7 +21,8 @@ from crimelink.settings import KafkaSettings, Settings
 from crimelink.streams.kafka_auth import Broker, login_environment
 from crimelink.streams.kafka_io import delete_topics
 
-__all__ = ["REPO", "bench_workdir", "children_of", "forget_topics", "local_broker", "local_cluster", "start_worker"]
+__all__ = ["REPO", "bench_workdir", "children_of", "forget_topics", "local_broker", "local_cluster", "start_worker",
+           "usage"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,15 @@ def children_of(pid: int) -> list[int]:
                       for child in task.read_text().split())
     except OSError:
         return []
+
+
+def usage(pid: int) -> tuple[float, int]:
+    """(CPU seconds, peak resident KiB) of one live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    peak = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("VmHWM"))
+    return cpu, peak
 
 
 @contextmanager

@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench._local import bench_workdir, children_of, forget_topics, local_broker, start_worker
+from bench._local import bench_workdir, children_of, forget_topics, local_broker, start_worker, usage
 from crimelink.cli.query_client import run_query
 from crimelink.settings import Settings
 from crimelink.streams.kafka_auth import Broker, login_environment, settings_of
@@ -71,11 +71,8 @@ def _wait(settings: Settings, sql: str, wanted: int, timeout: float) -> float:
 
 def _usage(pid: int) -> tuple[float, int]:
     """(CPU seconds, peak resident MiB) of one live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    peak = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                if line.startswith("VmHWM"))
-    return cpu, peak // 1024
+    cpu, peak_kib = usage(pid)
+    return cpu, peak_kib // 1024
 
 
 def run_once(bootstrap: Broker, workdir: Path, standby: int, held: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench._local import REPO, bench_workdir, children_of, forget_topics, local_broker, start_worker
+from bench._local import REPO, bench_workdir, children_of, forget_topics, local_broker, start_worker, usage
 from bench.domain_work import domain_work
 from crimelink.cli.query_client import run_query
 from crimelink.intake.stores import StoreRegistry
@@ -79,14 +79,8 @@ def _bare_faust(bootstrap: Broker, topics: list[str], expect: int, workdir: Path
 
 def _proc_stats(pid: int) -> tuple[float, int]:
     """(CPU seconds, peak resident KiB) of a live process and its live children (its intake workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu, peak = 0.0, 0
-    for member in [pid, *children_of(pid)]:
-        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu += (int(fields[11]) + int(fields[12])) / ticks
-        peak += next(int(line.split()[1]) for line in Path(f"/proc/{member}/status").read_text().splitlines()
-                     if line.startswith("VmHWM"))
-    return cpu, peak
+    each = [usage(member) for member in [pid, *children_of(pid)]]
+    return sum(cpu for cpu, _ in each), sum(peak for _, peak in each)
 
 
 def main() -> None:
